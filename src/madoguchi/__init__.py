@@ -1,0 +1,3 @@
+"""Madoguchi (窓口): an omnichannel contact center platform."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Agent profile, capacity per channel, state (states.py) and state spans."""

@@ -1,0 +1,1 @@
+"""REST API v1: includes each domain's routes.py; errors and dependency aliases live here."""

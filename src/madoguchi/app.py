@@ -1,0 +1,107 @@
+"""create_app(settings): the one composition root. Nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from madoguchi.api import errors as api_errors
+from madoguchi.api.health import router as health_router
+from madoguchi.api.limits import BodyLimit
+from madoguchi.api.v1 import api_v1
+from madoguchi.api.ws import router as ws_router
+from madoguchi.bus.base import EventBus
+from madoguchi.bus.memory import MemoryBus
+from madoguchi.bus.redis import RedisBus
+from madoguchi.channels.registry import ChannelRegistry
+from madoguchi.channels.webchat.adapter import WebChatChannel
+from madoguchi.contacts.writer import MessageWriter
+from madoguchi.context import AppContext
+from madoguchi.db import feed
+from madoguchi.db.engine import make_engine, make_sessionmaker
+from madoguchi.db.leases import Lease
+from madoguchi.db.uow import Database
+from madoguchi.identity.ratelimit import SlidingWindowLimiter
+from madoguchi.kernel.clock import Clock, SystemClock
+from madoguchi.kernel.events import Envelope
+from madoguchi.realtime.hub import Hub
+from madoguchi.routing.router import LongestIdleRouter
+from madoguchi.routing.runner import RouterRunner
+from madoguchi.settings import Settings
+from madoguchi.web.pages import router as web_router
+from madoguchi.workers.feed_pruning import FeedPruner
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def build_context(settings: Settings, *, clock: Clock | None = None) -> AppContext:
+    clock = clock or SystemClock()
+    bus: EventBus = RedisBus(settings.redis_url) if settings.redis_url else MemoryBus()
+    engine = make_engine(settings.database_url)
+    db = Database(engine=engine, sessions=make_sessionmaker(engine), clock=clock, bus=bus)
+
+    async def replay(topics: tuple[str, ...], after_id: int) -> list[Envelope]:
+        async with db.read() as session:
+            return await feed.replay(session, topics, after_id, limit=1000)
+
+    async def latest() -> int:
+        async with db.read() as session:
+            return await feed.latest_id(session)
+
+    channels = ChannelRegistry()
+    channels.add(WebChatChannel())
+    return AppContext(
+        settings=settings, clock=clock, bus=bus, db=db, hub=Hub(replay=replay, latest_id=latest),
+        writer=MessageWriter(db, max_chars=settings.max_message_chars),
+        router=RouterRunner(db, LongestIdleRouter(), offer_timeout_s=settings.offer_timeout_s,
+                            lease=Lease(engine, "madoguchi.router")),
+        login_limiter=SlidingWindowLimiter(clock, limit=settings.login_attempts_per_minute),
+        channels=channels,
+    )
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = build_context(settings, clock=clock)
+        app.state.ctx = ctx
+        await ctx.bus.start()
+        unsubscribe = ctx.bus.subscribe(ctx.hub.on_event)
+        await ctx.writer.start()
+        await ctx.channels.start()
+        pruner = FeedPruner(ctx.db, retention_hours=settings.feed_retention_hours)
+        await pruner.start()
+        if settings.router_enabled:
+            await ctx.router.start()
+        logger.info("madoguchi ready on %s", settings.database_url.split("@")[-1])
+        try:
+            yield
+        finally:
+            await ctx.router.stop()
+            await pruner.stop()
+            await ctx.channels.stop()
+            await ctx.writer.stop()
+            unsubscribe()
+            await ctx.bus.stop()
+            await ctx.db.engine.dispose()
+
+    app = FastAPI(title="Madoguchi", version="1", lifespan=lifespan,
+                  description="Omnichannel contact center platform. Errors carry a stable error_id.")
+    app.state.settings = settings
+    api_errors.install(app)
+    app.include_router(health_router)
+    app.include_router(api_v1)
+    app.include_router(ws_router)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    return app

@@ -1,0 +1,1 @@
+"""The event bus: in-process by default, Redis across instances."""

@@ -1,0 +1,1 @@
+"""Channel adapters behind one interface, a registry, and one sub-package per channel kind."""

@@ -1,0 +1,1 @@
+"""Web chat: the embeddable widget's sessions, signed identities and conversations."""

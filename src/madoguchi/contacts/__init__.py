@@ -1,0 +1,1 @@
+"""Cases, contacts, messages, contact events; the contact lifecycle (states.py)."""

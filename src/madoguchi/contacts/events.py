@@ -1,0 +1,55 @@
+"""The catalogue of contact realtime events, each with the audience its emitter computes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from madoguchi.contacts.models import Contact, Message
+from madoguchi.kernel.events import SUPERVISORS, Event, user_topic
+
+CONTACT_CHANGED = "contact.changed"
+MESSAGE_CREATED = "message.created"
+TYPING = "typing"
+
+
+def audience(contact: Contact, *, customer: bool, supervisors: bool = True,
+             extra_users: tuple[int, ...] = ()) -> tuple[str, ...]:
+    topics: list[str] = []
+    if customer and contact.customer_topic:
+        topics.append(contact.customer_topic)
+    if contact.agent_id is not None:
+        topics.append(user_topic(contact.agent_id))
+    topics.extend(user_topic(u) for u in extra_users if u != contact.agent_id)
+    if supervisors:
+        topics.append(SUPERVISORS)
+    return tuple(topics)
+
+
+def contact_summary(contact: Contact) -> dict[str, Any]:
+    return {"contact_id": contact.id, "state": contact.state, "queue_id": contact.queue_id,
+            "agent_id": contact.agent_id, "channel_kind": contact.channel_kind,
+            "customer_id": contact.customer_id}
+
+
+def contact_changed(contact: Contact, *, change: str, extra_users: tuple[int, ...] = (),
+                    customer_sees: bool = True, **data: Any) -> Event:
+    """``change`` is the contact event type behind it (queued, offered, accepted, ended …)."""
+    return Event(CONTACT_CHANGED, {"change": change, **contact_summary(contact), **data},
+                 audience(contact, customer=customer_sees, extra_users=extra_users))
+
+
+def message_payload(message: Message, author_name: str | None) -> dict[str, Any]:
+    return {"message_id": message.id, "contact_id": message.contact_id, "kind": message.kind,
+            "author_kind": message.author_kind, "author_name": author_name, "body": message.body,
+            "client_msg_id": message.client_msg_id, "created_at": message.created_at.isoformat()}
+
+
+def message_created(contact: Contact, message: Message, author_name: str | None) -> Event:
+    # Internal notes never reach the customer; message bodies stay off the floor-wide stream.
+    return Event(MESSAGE_CREATED, message_payload(message, author_name),
+                 audience(contact, customer=message.kind != "note", supervisors=False))
+
+
+def typing(contact: Contact, *, who: str, active: bool) -> Event:
+    return Event(TYPING, {"contact_id": contact.id, "who": who, "active": active},
+                 audience(contact, customer=who != "customer", supervisors=False), durable=False)

@@ -1,0 +1,1 @@
+"""CRM profile, identities per channel, merge, timeline."""

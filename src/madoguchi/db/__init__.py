@@ -1,0 +1,1 @@
+"""Database infrastructure: declarative base, engine, unit of work, leases, migrations."""

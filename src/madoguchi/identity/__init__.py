@@ -1,0 +1,1 @@
+"""Users, roles and permissions, teams, auth (sessions, API tokens), audit log."""

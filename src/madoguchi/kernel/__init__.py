@@ -1,0 +1,1 @@
+"""Framework-free building blocks: ids, clock, errors, events, i18n. Imports nothing of ours."""

@@ -1,0 +1,195 @@
+"""The one WebSocket protocol, for agents, supervisors and web-chat visitors alike.
+
+Client → server: ``{"op": "hello", "last_event_id": N | null}`` first, then ops the caller's
+handler understands (``message.send``, ``typing``, ``ping`` …), each with an optional ``ref``.
+Server → client: ``{"op": "ready", "last_event_id": N}`` after the replay,
+``{"op": "event", "id", "type", "data"}`` for each event of the client's topics (ids increase; an
+ephemeral event such as typing has ``id: null``), ``{"op": "ack"|"error", "ref", …}`` for each op.
+
+On hello the client is registered first (live events buffer), then everything after its
+``last_event_id`` is replayed from the durable feed, then the buffer is drained minus what the
+replay already sent: nothing missed, nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from madoguchi.kernel.events import Envelope
+from madoguchi.realtime.states import ClientState, move
+
+logger = logging.getLogger(__name__)
+
+Replay = Callable[[tuple[str, ...], int], Awaitable[list[Envelope]]]
+LatestId = Callable[[], Awaitable[int]]
+OpHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+HELLO_TIMEOUT_S = 15.0
+MAX_FRAME_BYTES = 64_000
+CLIENT_BUFFER = 5_000
+REPLAY_PAGE = 1_000
+
+
+@dataclass(eq=False)
+class Client:
+    topics: tuple[str, ...]
+    outbox: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_BUFFER))
+    state: ClientState = ClientState.CONNECTED
+    buffered: list[Envelope] = field(default_factory=list)
+    last_sent_id: int = 0
+    overflowed: bool = False
+
+    def push(self, envelope: Envelope) -> None:
+        if self.state == ClientState.CONNECTED:
+            self.buffered.append(envelope)
+            return
+        if envelope.id is not None and envelope.id <= self.last_sent_id:
+            return
+        try:
+            self.outbox.put_nowait(envelope.to_wire())
+        except asyncio.QueueFull:
+            # Too slow to keep up: drop the socket; the client resumes from the feed.
+            self.overflowed = True
+            with contextlib.suppress(asyncio.QueueFull):
+                self.outbox.get_nowait()
+                self.outbox.put_nowait(None)
+            return
+        if envelope.id is not None:
+            self.last_sent_id = envelope.id
+
+
+class Hub:
+    def __init__(self, *, replay: Replay, latest_id: LatestId) -> None:
+        self._replay = replay
+        self._latest_id = latest_id
+        self._by_topic: dict[str, set[Client]] = defaultdict(set)
+
+    @property
+    def client_count(self) -> int:
+        return len({c for clients in self._by_topic.values() for c in clients})
+
+    def on_event(self, envelope: Envelope) -> None:
+        """Bus subscriber: hand the envelope to every local client with a topic in its audience."""
+        seen: set[Client] = set()
+        for topic in envelope.audience:
+            for client in self._by_topic.get(topic, ()):
+                if client not in seen:
+                    seen.add(client)
+                    client.push(envelope)
+
+    def _register(self, client: Client) -> None:
+        for topic in client.topics:
+            self._by_topic[topic].add(client)
+
+    def _unregister(self, client: Client) -> None:
+        for topic in client.topics:
+            clients = self._by_topic.get(topic)
+            if clients is not None:
+                clients.discard(client)
+                if not clients:
+                    del self._by_topic[topic]
+
+    async def serve(self, websocket: WebSocket, *, topics: tuple[str, ...], handle: OpHandler) -> None:
+        """Run one accepted WebSocket until it closes."""
+        client = Client(topics=topics)
+        try:
+            hello = await asyncio.wait_for(_receive(websocket), timeout=HELLO_TIMEOUT_S)
+        except (TimeoutError, WebSocketDisconnect, ValueError):
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1008)
+            return
+        if hello.get("op") != "hello":
+            await _send(websocket, {"op": "error", "error_id": "protocol", "message": "send hello first"})
+            await websocket.close(code=1008)
+            return
+        last = hello.get("last_event_id")
+        self._register(client)
+        try:
+            await self._start(websocket, client, last if isinstance(last, int) and last >= 0 else None)
+            sender = asyncio.create_task(self._pump(websocket, client))
+            try:
+                await self._read_ops(websocket, handle, sender)
+            finally:
+                sender.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await sender
+        except WebSocketDisconnect:
+            pass
+        finally:
+            client.state = ClientState.CLOSED
+            self._unregister(client)
+
+    async def _start(self, websocket: WebSocket, client: Client, last: int | None) -> None:
+        if last is None:
+            last = await self._latest_id()
+        else:
+            while True:
+                page = await self._replay(client.topics, last)
+                for envelope in page:
+                    await _send(websocket, envelope.to_wire())
+                    last = max(last, envelope.id or last)
+                if len(page) < REPLAY_PAGE:
+                    break
+        client.last_sent_id = last
+        client.state = move(client.state, ClientState.READY)
+        pending, client.buffered = client.buffered, []
+        for envelope in pending:
+            client.push(envelope)
+        await _send(websocket, {"op": "ready", "last_event_id": last})
+
+    async def _pump(self, websocket: WebSocket, client: Client) -> None:
+        while True:
+            frame = await client.outbox.get()
+            if frame is None:
+                await websocket.close(code=1013)
+                return
+            await _send(websocket, frame)
+
+    async def _read_ops(self, websocket: WebSocket, handle: OpHandler, sender: asyncio.Task[None]) -> None:
+        while not sender.done():
+            try:
+                op = await _receive(websocket)
+            except ValueError as exc:
+                await _send(websocket, {"op": "error", "ref": None, "error_id": "malformed_frame",
+                                        "message": str(exc)})
+                continue
+            ref = op.get("ref")
+            if op.get("op") == "ping":
+                await _send(websocket, {"op": "pong", "ref": ref})
+                continue
+            reply = await handle(op)
+            if reply is not None:
+                await _send(websocket, {**reply, "ref": ref})
+
+
+async def _receive(websocket: WebSocket) -> dict[str, Any]:
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    raw = message.get("text")
+    if raw is None and message.get("bytes") is not None:
+        raw = message["bytes"].decode("utf-8", errors="replace")
+    if raw is None:
+        raise ValueError("empty frame")
+    if len(raw) > MAX_FRAME_BYTES:
+        raise ValueError(f"frame larger than {MAX_FRAME_BYTES} bytes")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ValueError("frame is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ValueError("frame must be a JSON object")
+    return value
+
+
+async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
+    await websocket.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))

@@ -1,0 +1,1 @@
+"""The ACD: queues, the pure Router, offers (exactly-once, accept timeout, re-offer), transfers."""

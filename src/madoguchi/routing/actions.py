@@ -1,0 +1,82 @@
+"""Writes for queues and the line: enqueue, abandon, queue administration."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from madoguchi.contacts.actions import do_move
+from madoguchi.contacts.models import Contact
+from madoguchi.contacts.states import ContactState, Move
+from madoguchi.db.uow import UnitOfWork
+from madoguchi.identity.audit import do_audit
+from madoguchi.identity.models import User
+from madoguchi.identity.permissions import HANDLING_ROLES
+from madoguchi.kernel.errors import Conflict, InvalidInput, NotFound
+from madoguchi.kernel.events import SUPERVISORS, Event
+from madoguchi.routing.models import Queue, QueueMember
+from madoguchi.routing.offers import do_cancel_offers
+from madoguchi.routing.schemas import QueueCreate
+
+
+def do_enqueue(uow: UnitOfWork, *, contact: Contact, queue: Queue) -> None:
+    """Put the contact in line. A contact that was in line before (a transfer) keeps its original
+    enqueue time, so it does not lose its place."""
+    contact.queue_id = queue.id
+    if contact.enqueued_at is None:
+        contact.enqueued_at = uow.clock.now()
+    do_move(uow, contact, Move.QUEUE, event_type="queued", queue_name=queue.name)
+
+
+async def do_abandon(uow: UnitOfWork, *, contact: Contact, reason: str) -> None:
+    """The customer left before an agent took the contact."""
+    if contact.state == ContactState.OFFERED:
+        await do_cancel_offers(uow, contact=contact)
+    contact.ended_at = uow.clock.now()
+    contact.ended_by = "customer"
+    do_move(uow, contact, Move.ABANDON, event_type="abandoned", reason=reason)
+
+
+async def _check_agents(uow: UnitOfWork, agent_ids: list[int]) -> list[int]:
+    unique = sorted(set(agent_ids))
+    if not unique:
+        return unique
+    rows = (await uow.session.execute(select(User.id, User.role).where(User.id.in_(unique)))).all()
+    found = {uid: role for uid, role in rows}
+    missing = [a for a in unique if a not in found]
+    if missing:
+        raise NotFound("user", ",".join(map(str, missing)))
+    wrong = [a for a in unique if found[a] not in {r.value for r in HANDLING_ROLES}]
+    if wrong:
+        raise InvalidInput(f"users {wrong} do not handle contacts", field="agent_ids")
+    return unique
+
+
+async def check_create_queue(uow: UnitOfWork, *, actor: User, data: QueueCreate) -> Queue:
+    if await uow.session.scalar(select(Queue.id).where(Queue.name == data.name)) is not None:
+        raise Conflict(f"a queue named {data.name} exists", field="name")
+    agent_ids = await _check_agents(uow, data.agent_ids)
+    queue = Queue(name=data.name, name_ja=data.name_ja, priority=data.priority,
+                  service_level_s=data.service_level_s, offer_timeout_s=data.offer_timeout_s,
+                  created_at=uow.clock.now())
+    uow.session.add(queue)
+    await uow.session.flush()
+    uow.session.add_all([QueueMember(queue_id=queue.id, agent_id=a) for a in agent_ids])
+    do_audit(uow, actor=actor, action="queue.created", target=f"queue:{queue.id}", agent_ids=agent_ids)
+    uow.emit(queue_changed(queue.id, agent_ids))
+    return queue
+
+
+async def check_set_members(uow: UnitOfWork, *, actor: User, queue_id: int, agent_ids: list[int]) -> Queue:
+    queue = await uow.session.get(Queue, queue_id)
+    if queue is None:
+        raise NotFound("queue", queue_id)
+    unique = await _check_agents(uow, agent_ids)
+    await uow.session.execute(delete(QueueMember).where(QueueMember.queue_id == queue_id))
+    uow.session.add_all([QueueMember(queue_id=queue_id, agent_id=a) for a in unique])
+    do_audit(uow, actor=actor, action="queue.members_set", target=f"queue:{queue_id}", agent_ids=unique)
+    uow.emit(queue_changed(queue_id, unique))
+    return queue
+
+
+def queue_changed(queue_id: int, agent_ids: list[int]) -> Event:
+    return Event("queue.changed", {"queue_id": queue_id, "agent_ids": agent_ids}, (SUPERVISORS,))

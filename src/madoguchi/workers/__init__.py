@@ -1,0 +1,1 @@
+"""One small idempotent worker per job kind."""
