@@ -39,3 +39,13 @@ class Channel(Protocol):
         ...
 
     async def stop(self) -> None: ...
+
+
+#: Agent capacity is set per class of work, not per channel: a web chat and a chat from an app
+#: count against the same "chat" allowance; messaging apps share one.
+CAPACITY_CLASSES = {"webchat": "chat", "chat": "chat", "email": "email", "voice": "voice", "sms": "messaging",
+                    "line": "messaging", "messenger": "messaging", "whatsapp": "messaging"}
+
+
+def capacity_class(channel_kind: str) -> str:
+    return CAPACITY_CLASSES.get(channel_kind, channel_kind)

@@ -4,7 +4,8 @@ Client → server: ``{"op": "hello", "last_event_id": N | null}`` first, then op
 handler understands (``message.send``, ``typing``, ``ping`` …), each with an optional ``ref``.
 Server → client: ``{"op": "ready", "last_event_id": N}`` after the replay,
 ``{"op": "event", "id", "type", "data"}`` for each event of the client's topics (ids increase; an
-ephemeral event such as typing has ``id: null``), ``{"op": "ack"|"error", "ref", …}`` for each op.
+ephemeral event such as typing has ``id: null``), ``{"op": "ack"|"error", "ref", …}`` for each op
+that carries a ``ref``.
 
 On hello the client is registered first (live events buffer), then everything after its
 ``last_event_id`` is replayed from the durable feed, then the buffer is drained minus what the
@@ -169,6 +170,8 @@ class Hub:
             reply = await handle(op)
             if reply is not None:
                 await _send(websocket, {**reply, "ref": ref})
+            elif ref is not None:
+                await _send(websocket, {"op": "ack", "ref": ref})
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any]:

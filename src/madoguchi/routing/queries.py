@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from madoguchi.agents.models import AgentProfile
+from madoguchi.channels.base import capacity_class
 from madoguchi.contacts.models import Contact
 from madoguchi.contacts.states import HANDLING_STATES, ContactState
 from madoguchi.identity.models import User
@@ -40,7 +41,8 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
                     Offer.contact_id.in_(ids), Offer.state.in_([OfferState.REJECTED, OfferState.TIMED_OUT])))).all():
             declined[contact_id].add(agent_id)
     contacts = tuple(
-        WaitingContact(contact_id=cid, queue_id=qid or 0, channel=channel, enqueued_at=enq or now, priority=prio,
+        WaitingContact(contact_id=cid, queue_id=qid or 0, channel=capacity_class(channel), enqueued_at=enq or now,
+                       priority=prio,
                        queue_priority=qprio, declined_by=frozenset(declined.get(cid, ())))
         for cid, qid, channel, enq, prio, qprio in waiting_rows)
 
@@ -56,7 +58,8 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
             .where(Contact.agent_id.in_(agent_ids), Contact.state.in_(list(HANDLING_STATES)))
             .group_by(Contact.agent_id, Contact.channel_kind))).all():
         if holder is not None:
-            load[holder][channel] = int(n)
+            work = capacity_class(channel)
+            load[holder][work] = load[holder].get(work, 0) + int(n)
     pending = set((await session.scalars(select(Offer.agent_id).where(
         Offer.state == OfferState.PENDING, Offer.agent_id.in_(agent_ids)))).all())
     members = await members_by_agent(session)
