@@ -23,6 +23,8 @@ async def test_chat_from_widget_to_agent_and_back(server: RunningServer,
 
     offer = await agent_socket.event("offer.created", contact_id=contact_id)
     assert offer["data"]["agent_id"] == agent.id
+    offered = await agent.call("GET", f"/api/v1/contacts/{contact_id}", expect=200)  # the offer shows who it is
+    assert offered["contact"]["state"] == "offered"
     contact = await agent.call("POST", f"/api/v1/offers/{offer['data']['offer_id']}/accept", expect=200)
     assert contact["state"] == "active" and contact["agent_id"] == agent.id
 

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from madoguchi.contacts.models import Contact
 from madoguchi.identity.models import User
 from madoguchi.identity.permissions import Perm, has
 from madoguchi.kernel.errors import NotFound
+from madoguchi.routing.models import Offer
+from madoguchi.routing.states import OfferState
 
 
 async def access_contact(session: AsyncSession, user: User, contact_id: int) -> Contact:
     """The contact if ``user`` may see it; NotFound otherwise, so ids of others' contacts leak nothing."""
     contact = await session.get(Contact, contact_id)
-    if contact is None or not (has(user.role, Perm.READ_ALL_CONTACTS) or contact.agent_id == user.id):
+    if contact is None:
         raise NotFound("contact", contact_id)
-    return contact
+    if has(user.role, Perm.READ_ALL_CONTACTS) or contact.agent_id == user.id:
+        return contact
+    # The agent holding an offer sees the customer before accepting: that is what the offer shows.
+    if await session.scalar(select(Offer.id).where(Offer.contact_id == contact_id, Offer.agent_id == user.id,
+                                                   Offer.state == OfferState.PENDING)) is not None:
+        return contact
+    raise NotFound("contact", contact_id)

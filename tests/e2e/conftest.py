@@ -1,0 +1,51 @@
+"""Browser tests: the real app on a free port and Debian's Chromium driven by Playwright.
+
+Playwright never downloads a browser here: it drives the system Chromium (``MADOGUCHI_TEST_CHROMIUM``
+names another binary)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, async_playwright, expect
+
+from madoguchi.settings import Settings
+from tests.e2e.pages import JsErrors
+from tests.support import RunningServer, require_service, start_server
+
+CHROMIUM = os.environ.get("MADOGUCHI_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+
+# Every expect() waits this long at most: long enough for a server round trip plus a WebSocket event on
+# a loaded CI machine, short enough that a real failure reports quickly.
+expect.set_options(timeout=10_000)
+
+
+@pytest.fixture
+async def live_server(sqlite_url: str) -> AsyncIterator[RunningServer]:
+    """The whole app (router, message writer, WebSockets) on a fresh seeded demo database."""
+    running = await start_server(Settings(database_url=sqlite_url, redis_url=None))
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    require_service("Chromium", Path(CHROMIUM).is_file(), CHROMIUM)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+def js_errors() -> JsErrors:
+    """Collects uncaught exceptions and console errors of every page a test opens with it."""
+    return JsErrors()
