@@ -107,7 +107,12 @@
   // --- contacts -------------------------------------------------------------------------------
   async function loadContacts() {
     const list = await api("GET", "/api/v1/contacts?agent_id=" + me + "&limit=100");
-    contacts = list.filter((c) => OPEN.has(c.state) && c.agent_id === me);
+    // The list has no customer names or unread marks: keep what the desktop learnt so far.
+    const known = new Map(contacts.map((c) => [c.id, c]));
+    contacts = list.filter((c) => OPEN.has(c.state) && c.agent_id === me).map((c) => {
+      const before = known.get(c.id);
+      return before ? { ...c, customerName: before.customerName, unread: before.unread } : c;
+    });
     renderContacts();
   }
 
@@ -127,9 +132,15 @@
   }
 
   // --- conversation ---------------------------------------------------------------------------
+  // Live events carry the author's name; messages loaded with the contact carry only the author's id.
+  function agentName(message) {
+    if (message.author_name) return message.author_name;
+    if (message.author_user_id != null && message.author_user_id === me) return boot.user.name;
+    return t("author.agent");
+  }
+
   function systemText(message) {
-    const values = { agent: message.author_name || t("author.agent") };
-    return t(message.body, values);
+    return t(message.body, { agent: agentName(message) });
   }
 
   function appendMessage(message) {
@@ -138,7 +149,7 @@
     const li = document.createElement("li");
     li.className = "msg " + message.author_kind + (message.kind === "note" ? " note" : "");
     li.dataset.messageId = message.message_id ?? message.id;
-    const who = message.author_kind === "agent" ? (message.author_name || t("author.agent")) :
+    const who = message.author_kind === "agent" ? agentName(message) :
       message.author_kind === "customer" ? (current.customer.display_name || t("author.customer")) : t("author.system");
     const body = message.author_kind === "system" ? systemText(message) : message.body;
     li.innerHTML = '<div class="meta">' + esc(who) + (message.kind === "note" ? " · " + esc(t("desktop.note")) : "") +

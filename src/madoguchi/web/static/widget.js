@@ -90,6 +90,7 @@
   let retry = 500;
   const shown = new Set();
   let typingTimer = null;
+  let lastTyping = 0;
   let statusNote = "";
 
   async function call(method, path, body) {
@@ -102,6 +103,12 @@
   }
 
   function setStatus(text) { $("status").textContent = text || statusNote; }
+
+  // Live events name their author; messages restored from the session do not, so they fall back to
+  // the agent handling the conversation.
+  function agentName(message) {
+    return message.author_name || (session && session.agent_name) || t("widget.agent");
+  }
 
   function render(message) {
     const id = message.message_id ?? message.id;
@@ -117,11 +124,11 @@
     if (id != null) li.dataset.id = id;
     if (message.client_msg_id) li.dataset.client = message.client_msg_id;
     if (message.author_kind === "system") {
-      li.textContent = t(message.body, { agent: message.author_name || t("widget.agent") });
+      li.textContent = t(message.body, { agent: agentName(message) });
     } else {
       const who = document.createElement("span");
       who.className = "who";
-      who.textContent = message.author_kind === "customer" ? t("widget.you") : (message.author_name || t("widget.agent"));
+      who.textContent = message.author_kind === "customer" ? t("widget.you") : agentName(message);
       li.appendChild(who);
       li.appendChild(document.createTextNode(message.body));
     }
@@ -220,6 +227,7 @@
     render({ id: null, author_kind: "customer", body: text, client_msg_id: clientId, kind: "text" });
     statusNote = session && session.contact_state ? statusNote : t("widget.waiting");
     if (!statusNote) statusNote = "";
+    lastTyping = 0;  // the agent's indicator went with this message: the next keystroke shows it again
     const op = { op: "message.send", body: text, client_msg_id: clientId, ref: clientId };
     if (ready) ws.send(JSON.stringify(op));
     else {
@@ -227,7 +235,6 @@
       catch (err) { queue.push(op); }
     }
   });
-  let lastTyping = 0;
   $("input").addEventListener("input", () => {
     if (!ready || Date.now() - lastTyping < 2000) return;
     lastTyping = Date.now();
