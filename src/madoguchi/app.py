@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from madoguchi.api import errors as api_errors
+from madoguchi.api.cors import WidgetCors
 from madoguchi.api.health import router as health_router
 from madoguchi.api.limits import BodyLimit
 from madoguchi.api.v1 import api_v1
@@ -104,4 +105,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(web_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(WidgetCors)
     return app

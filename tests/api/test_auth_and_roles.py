@@ -108,3 +108,15 @@ async def test_agents_see_only_their_own_contacts(server: RunningServer, clients
     # Someone else's contact looks like no contact at all: ids leak nothing.
     hidden = await agent.call("GET", f"/api/v1/contacts/{foreign['id']}", expect=404)
     assert hidden["error_id"] == "not_found"
+
+
+async def test_admin_actions_are_audited(server: RunningServer, clients: Callable[[], Browserish]) -> None:
+    manager = await clients().login("manager@demo.madoguchi.test")
+    admin = await clients().login("admin@demo.madoguchi.test")
+    queue = await manager.call("POST", "/api/v1/queues", expect=201, json={"name": "Audited"})
+    await manager.call("GET", "/api/v1/audit", expect=403)
+    entries = await admin.call("GET", "/api/v1/audit?limit=5", expect=200)
+    assert entries[0]["action"] == "queue.created" and entries[0]["target"] == f"queue:{queue['id']}"
+    assert entries[0]["actor_user_id"] == manager.id
+    older = await admin.call("GET", f"/api/v1/audit?limit=5&before_id={entries[0]['id']}", expect=200)
+    assert all(e["id"] < entries[0]["id"] for e in older)

@@ -46,3 +46,18 @@ async def test_pages_render_in_both_languages(server: RunningServer) -> None:
         script = await http.get("/widget.js")
         assert script.headers["content-type"].startswith("application/javascript")
         assert "チャットで問い合わせ" in script.text and "Chat with us" in script.text
+
+
+async def test_widget_api_allows_other_origins_and_staff_api_does_not(server: RunningServer) -> None:
+    shop = {"origin": "https://shop.example.jp"}
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        preflight = await http.options("/api/v1/widget/sessions", headers={
+            **shop, "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,x-widget-token"})
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        assert "x-widget-token" in preflight.headers["access-control-allow-headers"]
+        created = await http.post("/api/v1/widget/sessions", json={"public_key": "pk_demo_shop"}, headers=shop)
+        assert created.status_code == 201 and created.headers["access-control-allow-origin"] == "*"
+        staff = await http.post("/api/v1/auth/login", json={"email": "a@b.c", "password": "x"}, headers=shop)
+        assert "access-control-allow-origin" not in staff.headers

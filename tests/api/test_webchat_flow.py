@@ -101,6 +101,10 @@ async def test_widget_session_survives_reload_and_recognises_returning_customer(
                                json={"public_key": "pk_demo_shop", "email": "mina.kato@example.jp"})
     assert again["customer_id"] == visitor.session["customer_id"]
     assert again["contact_id"] is None  # the earlier chat was abandoned, so nothing is open
+    same_browser = await browser.call("POST", "/api/v1/widget/sessions", expect=201,
+                                      json={"public_key": "pk_demo_shop", "visitor_id": "visitor-mina-0001"})
+    assert same_browser["customer_id"] == visitor.session["customer_id"]
+    assert same_browser["customer_name"] == "Mina Kato"
 
     supervisor = await clients().login("supervisor@demo.madoguchi.test")
     timeline = await supervisor.call("GET", f"/api/v1/customers/{again['customer_id']}/timeline", expect=200)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from madoguchi.identity.actions import token_digest
-from madoguchi.identity.models import ApiToken, Team, User, WebSession
+from madoguchi.identity.models import ApiToken, AuditEntry, Team, User, WebSession
 from madoguchi.kernel.clock import Clock
 
 
@@ -49,3 +49,10 @@ async def list_teams(session: AsyncSession) -> list[Team]:
 async def list_tokens(session: AsyncSession, user_id: int) -> list[ApiToken]:
     stmt = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked.is_(False))
     return list((await session.scalars(stmt.order_by(ApiToken.id))).all())
+
+
+async def list_audit(session: AsyncSession, *, limit: int, before_id: int | None) -> list[AuditEntry]:
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(AuditEntry.id < before_id)
+    return list((await session.scalars(stmt)).all())

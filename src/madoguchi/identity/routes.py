@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict
 
 from madoguchi.api.deps import SESSION_COOKIE, CtxDep, public, require
 from madoguchi.identity import actions, queries
@@ -25,12 +25,14 @@ router = APIRouter(tags=["identity"])
 
 
 class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     actor_user_id: int | None
     action: str
     target: str
-    data: dict[str, object]
-    at: str
+    data: dict[str, Any]
+    at: datetime
 
 
 @router.post("/auth/login", response_model=SessionOut, dependencies=[public("logging in")])
@@ -102,3 +104,13 @@ async def create_token(body: TokenCreate, ctx: CtxDep, user: Annotated[User, req
 async def revoke_token(token_id: int, ctx: CtxDep, user: Annotated[User, require(Perm.SELF)]) -> None:
     async with ctx.db.uow() as uow:
         await actions.check_revoke_token(uow, user=user, token_id=token_id)
+
+
+@router.get("/audit", response_model=list[AuditOut])
+async def list_audit(ctx: CtxDep, _user: Annotated[User, require(Perm.READ_AUDIT)],
+                     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                     before_id: Annotated[int | None, Query(ge=1)] = None) -> list[AuditOut]:
+    """Newest first; page with ``before_id``."""
+    async with ctx.db.read() as session:
+        rows = await queries.list_audit(session, limit=limit, before_id=before_id)
+    return [AuditOut.model_validate(r) for r in rows]

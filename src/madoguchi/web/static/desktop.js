@@ -40,6 +40,11 @@
   });
 
   // --- offers ---------------------------------------------------------------------------------
+  function countdown(offer) {
+    const left = Math.max(0, Math.round((new Date(offer.expires_at) - Date.now()) / 1000));
+    return t("desktop.offer_expires", { seconds: left });
+  }
+
   function renderOffers() {
     const ul = $("offers");
     if (!offers.size) { ul.innerHTML = '<li class="empty">' + esc(t("desktop.no_offers")) + "</li>"; return; }
@@ -48,10 +53,9 @@
       const li = document.createElement("li");
       li.className = "offer";
       li.dataset.offerId = offer.id;
-      const left = Math.max(0, Math.round((new Date(offer.expires_at) - Date.now()) / 1000));
-      li.innerHTML = '<div><strong class="offer-customer">' + esc(offer.customerName || "…") + "</strong> " +
-        '<span class="muted">' + esc(t("channel." + (offer.channel || "webchat"))) + "</span></div>" +
-        '<div class="muted countdown">' + esc(t("desktop.offer_expires", { seconds: left })) + "</div>" +
+      li.innerHTML = '<div><strong class="offer-customer">' + esc(offer.customerName || offer.customer_name || "…") +
+        "</strong> " + '<span class="muted">' + esc(t("channel." + (offer.channel || offer.channel_kind || "webchat"))) +
+        "</span></div>" + '<div class="muted countdown">' + esc(countdown(offer)) + "</div>" +
         '<button type="button" class="accept">' + esc(t("desktop.accept")) + "</button> " +
         '<button type="button" class="reject secondary">' + esc(t("desktop.reject")) + "</button>";
       li.querySelector(".accept").addEventListener("click", () => accept(offer.id));
@@ -98,10 +102,16 @@
     renderOffers();
   }
 
+  // Tick the countdowns in place: redrawing the list every second would replace the Accept button
+  // under the agent's pointer and swallow the click.
   setInterval(() => {
     let changed = false;
     for (const [id, offer] of offers) if (new Date(offer.expires_at) < Date.now() - 2000) { offers.delete(id); changed = true; }
-    if (offers.size || changed) renderOffers();
+    if (changed) { renderOffers(); return; }
+    for (const li of $("offers").querySelectorAll("li.offer")) {
+      const offer = offers.get(Number(li.dataset.offerId));
+      if (offer) li.querySelector(".countdown").textContent = countdown(offer);
+    }
   }, 1000);
 
   // --- contacts -------------------------------------------------------------------------------

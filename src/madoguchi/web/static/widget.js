@@ -226,7 +226,7 @@
     const clientId = uid();
     render({ id: null, author_kind: "customer", body: text, client_msg_id: clientId, kind: "text" });
     statusNote = session && session.contact_state ? statusNote : t("widget.waiting");
-    if (!statusNote) statusNote = "";
+    setStatus();
     lastTyping = 0;  // the agent's indicator went with this message: the next keystroke shows it again
     const op = { op: "message.send", body: text, client_msg_id: clientId, ref: clientId };
     if (ready) ws.send(JSON.stringify(op));
