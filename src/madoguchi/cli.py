@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from madoguchi.settings import Settings
+
+#: Subsystems that add their own subcommands: each module has ``register(subparsers)`` that adds its
+#: parsers with ``set_defaults(run=callable(args, settings) -> int)``.
+COMMAND_MODULES: list[str] = []
 
 
 async def _migrate(settings: Settings) -> None:
@@ -54,10 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--demo", action="store_true", help="migrate and seed demo data first (once)")
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser("demo", help="migrate and seed demo data (only into an empty database)")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
     args = parser.parse_args(argv)
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run = getattr(args, "run", None)
+    if run is not None:
+        code: int = run(args, settings)
+        return code
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
         print("schema is up to date")

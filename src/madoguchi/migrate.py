@@ -20,7 +20,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
+    # "heads": subsystems add their own migration branches; all of them apply.
     def upgrade(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
 
