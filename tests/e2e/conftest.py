@@ -6,7 +6,7 @@ names another binary)."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,10 +35,15 @@ async def live_server(sqlite_url: str) -> AsyncIterator[RunningServer]:
 
 
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+def chromium() -> str:
     require_service("Chromium", Path(CHROMIUM).is_file(), CHROMIUM)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        launched = await playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
             yield launched
         finally:
@@ -46,6 +51,10 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-def js_errors() -> JsErrors:
-    """Collects uncaught exceptions and console errors of every page a test opens with it."""
-    return JsErrors()
+def js_errors() -> Iterator[JsErrors]:
+    """Collects uncaught exceptions and console errors of every page a test opens with it. Tests
+    assert on it at the end; when one fails before that, the report shows what the pages said."""
+    errors = JsErrors()
+    yield errors
+    if errors.seen or errors.http:
+        print("what the pages reported:", *errors.seen, *(line for _, _, line in errors.http), sep="\n")

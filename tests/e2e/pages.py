@@ -4,32 +4,44 @@ the chat flow (a customer on the demo shop's widget, an agent on the desktop).""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, ConsoleMessage, Error, Locator, Page, expect
+from playwright.async_api import Browser, ConsoleMessage, Error, Locator, Page, Response, expect
 
 from madoguchi.demo import DEMO_PASSWORD
 
 
 @dataclass
 class JsErrors:
-    """Uncaught exceptions and ``console.error`` lines, each prefixed with the page's role."""
+    """What went wrong in the pages: uncaught exceptions and ``console.error`` lines, and HTTP
+    responses of 400 and up (Chromium also logs those to the console; they are kept apart so a test
+    can allow the ones it provokes). Each entry starts with the page's role."""
 
     seen: list[str] = field(default_factory=list)
+    http: list[tuple[int, str, str]] = field(default_factory=list)
 
     def watch(self, page: Page, name: str) -> None:
         def on_page_error(error: Error) -> None:
             self.seen.append(f"{name}: uncaught {error.name}: {error.message}\n{error.stack or ''}")
 
         def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
+            if message.type == "error" and not message.text.startswith("Failed to load resource"):
                 self.seen.append(f"{name}: console.error {message.text} at {message.location}")
+
+        def on_response(response: Response) -> None:
+            if response.status >= 400:
+                self.http.append((response.status, urlsplit(response.url).path,
+                                  f"{name}: {response.request.method} {response.url} -> {response.status}"))
 
         page.on("pageerror", on_page_error)
         page.on("console", on_console)
+        page.on("response", on_response)
 
-    def assert_none(self) -> None:
-        assert not self.seen, "JavaScript errors on the pages:\n" + "\n".join(self.seen)
+    def assert_none(self, *, allow_http: Collection[tuple[int, str]] = ()) -> None:
+        problems = self.seen + [line for status, path, line in self.http if (status, path) not in allow_http]
+        assert not problems, "errors in the pages:\n" + "\n".join(problems)
 
 
 async def open_page(browser: Browser, errors: JsErrors, name: str, *, locale: str) -> Page:
