@@ -91,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from madoguchi.app import create_app
 
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                ws_max_size=1_000_000, proxy_headers=False)
+                ws_max_size=1_000_000, proxy_headers=settings.forwarded_allow_ips is not None,
+                forwarded_allow_ips=settings.forwarded_allow_ips)
     return 0
 
 

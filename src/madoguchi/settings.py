@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1_000_000, gt=0)
     feed_retention_hours: int = Field(default=48, gt=0)
     router_enabled: bool = True
+    #: Addresses of reverse proxies whose X-Forwarded-For is trusted (comma-separated), e.g. "127.0.0.1".
+    #: Unset: the peer address is the client, so per-address login limits are not shared by everyone
+    #: behind a proxy only when this names it.
+    forwarded_allow_ips: str | None = None
     log_level: str = "INFO"
 
     @field_validator("database_url")

@@ -6,7 +6,10 @@ import json
 from collections.abc import Callable
 
 import httpx
+import pytest
 from sqlalchemy import func, select
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from madoguchi.channels.models import WidgetSession
 from madoguchi.channels.webchat.signing import sign_identity
@@ -133,12 +136,10 @@ async def test_widget_token_and_socket_checks(server: RunningServer) -> None:
         assert missing.status_code == 401 and missing.json()["error_id"] == "not_authenticated"
         wrong = await http.get("/api/v1/widget/session", headers={"x-widget-token": "wgt_forged"})
         assert wrong.status_code == 401
-    visitor_socket = None
-    try:
-        visitor_socket = await Socket.open(f"{server.ws_url}/ws/widget?token=wgt_forged")
-    except Exception as exc:  # the handshake is refused
-        assert "4401" in str(exc) or "403" in str(exc) or "closed" in str(exc).lower()
-    assert visitor_socket is None
+    async with connect(f"{server.ws_url}/ws/widget?token=wgt_forged") as conn:
+        with pytest.raises(ConnectionClosed):
+            await conn.recv()
+        assert conn.close_code == 4401  # accepted then closed, so the widget learns to start over
 
 
 async def test_staff_socket_refuses_strangers_and_foreign_origins(server: RunningServer,
@@ -162,3 +163,30 @@ async def test_staff_socket_refuses_strangers_and_foreign_origins(server: Runnin
     still = await sock.op({"op": "ping"})
     assert still["op"] == "pong"
     await sock.close()
+
+
+async def test_claimed_email_does_not_hand_over_someone_elses_chat(
+        server: RunningServer, clients: Callable[[], Browserish]) -> None:
+    victim = await open_visitor(server, clients(), name="Real Owner", email="owner@example.jp",
+                                visitor_id="visitor-owner-0001")
+    ack = await victim.socket.op({"op": "message.send", "body": "my card number ends 1234"})
+    intruder = await clients().call("POST", "/api/v1/widget/sessions", expect=201, json={
+        "public_key": "pk_demo_shop", "email": "owner@example.jp", "visitor_id": "visitor-intruder-01"})
+    assert intruder["contact_id"] is None and intruder["messages"] == []
+    assert intruder["customer_name"] is None  # not even whose address it is
+    restored = await clients().call("GET", "/api/v1/widget/session", expect=200,
+                                    headers={"x-widget-token": intruder["token"]})
+    assert restored["messages"] == [] and restored["customer_name"] is None
+
+    # The owner's conversation still reaches the owner, and a new tab of the same browser resumes it.
+    again = await clients().call("POST", "/api/v1/widget/sessions", expect=201, json={
+        "public_key": "pk_demo_shop", "visitor_id": "visitor-owner-0001"})
+    assert again["contact_id"] == ack["contact_id"]
+    assert [m["body"] for m in again["messages"]] == ["my card number ends 1234"]
+
+    # The agent sees the claimed address as unverified.
+    supervisor = await clients().login("supervisor@demo.madoguchi.test")
+    detail = await supervisor.call("GET", f"/api/v1/contacts/{ack['contact_id']}", expect=200)
+    email_ids = [i for i in detail["customer"]["identities"] if i["kind"] == "email"]
+    assert email_ids and not any(i["verified"] for i in email_ids)
+    await victim.socket.close()

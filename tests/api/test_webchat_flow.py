@@ -42,6 +42,11 @@ async def test_chat_from_widget_to_agent_and_back(server: RunningServer,
     typing = await agent_socket.event("typing", contact_id=contact_id, who="customer")
     assert typing["id"] is None  # typing is ephemeral, never in the feed
 
+    await agent_socket.op({"op": "typing", "contact_id": contact_id, "active": True})
+    await visitor.socket.event("typing", who="agent")
+    assert not [f for f in agent_socket.events if f["type"] == "typing" and f["data"]["who"] == "agent"]
+    assert not [f for f in visitor.socket.events if f["type"] == "typing" and f["data"]["who"] == "customer"]
+
     reply = await agent_socket.op({"op": "message.send", "contact_id": contact_id, "body": "お調べします。",
                                    "client_msg_id": "a-1"})
     assert reply["op"] == "ack"

@@ -61,6 +61,12 @@ def install(app: FastAPI) -> None:
         status = 400 if error_id == "malformed_json" else 422
         return JSONResponse(error_body(error_id, message, details), status_code=status)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body("internal_error", "something went wrong on our side; it has been logged"),
+                            status_code=500)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         error_id = HTTP_IDS.get(exc.status_code, f"http_{exc.status_code}")

@@ -57,8 +57,13 @@ async def staff_socket(websocket: WebSocket) -> None:
     ctx: AppContext = websocket.app.state.ctx
     principal = await authenticate(ctx, cookie=websocket.cookies.get(SESSION_COOKIE),
                                    authorization=websocket.headers.get("authorization"))
-    if principal is None or not _same_origin(websocket):
-        await websocket.close(code=4401)
+    if not _same_origin(websocket):
+        await websocket.close(code=1008)  # refused at the handshake: a foreign page has no business here
+        return
+    if principal is None:
+        # Accept, then close with 4401, so a browser learns why (a refused handshake shows no code).
+        await websocket.accept()
+        await websocket.close(code=4401, reason="not authenticated")
         return
     user = principal.user
     await websocket.accept()
@@ -100,7 +105,8 @@ async def widget_socket(websocket: WebSocket) -> None:
             session = await webchat.session_for_token(uow, token)
             session.last_seen_at = uow.clock.now()
     except DomainError:
-        await websocket.close(code=4401)
+        await websocket.accept()
+        await websocket.close(code=4401, reason="unknown widget token")
         return
     await websocket.accept()
     session_id = session.id

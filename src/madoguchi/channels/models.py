@@ -35,6 +35,8 @@ class WidgetSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    verified: Mapped[bool] = mapped_column(default=False)   # opened with a signed site identity
+    given_name: Mapped[str | None] = mapped_column(String(120))  # what this visitor typed, if anything
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
 

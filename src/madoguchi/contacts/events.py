@@ -51,5 +51,10 @@ def message_created(contact: Contact, message: Message, author_name: str | None)
 
 
 def typing(contact: Contact, *, who: str, active: bool) -> Event:
-    return Event(TYPING, {"contact_id": contact.id, "who": who, "active": active},
-                 audience(contact, customer=who != "customer", supervisors=False), durable=False)
+    # Each side sees the other typing, never itself.
+    topics = audience(contact, customer=True, supervisors=False)
+    if who == "customer":
+        topics = tuple(t for t in topics if t != contact.customer_topic)
+    elif contact.agent_id is not None:
+        topics = tuple(t for t in topics if t != user_topic(contact.agent_id))
+    return Event(TYPING, {"contact_id": contact.id, "who": who, "active": active}, topics, durable=False)

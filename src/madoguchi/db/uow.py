@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from madoguchi.bus.base import EventBus
@@ -16,6 +17,9 @@ from madoguchi.kernel.events import Envelope, Event
 
 logger = logging.getLogger(__name__)
 
+#: Advisory lock key for feed id order (any constant unique among this app's advisory locks).
+FEED_LOCK_KEY = 0x6D64_6700
+
 
 @dataclass
 class UnitOfWork:
@@ -23,6 +27,7 @@ class UnitOfWork:
     clock: Clock
     bus: EventBus
     events: list[Event] = field(default_factory=list)
+    serialise_feed: bool = False
 
     def emit(self, event: Event) -> None:
         """Queue an event; it is stored (if durable) in this transaction and published after commit."""
@@ -31,6 +36,12 @@ class UnitOfWork:
     async def commit(self) -> list[Envelope]:
         now = self.clock.now()
         stored: list[tuple[Event, FeedEvent | None]] = []
+        if self.serialise_feed and any(e.durable and e.audience for e in self.events):
+            # Feed ids must be handed out in commit order, or a resuming client could skip an event
+            # that committed after a higher id it had already seen. A transaction-scoped advisory lock
+            # taken just before the feed insert serialises only that last step. (SQLite has a
+            # single writer, so its ids are in commit order already.)
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
         for event in self.events:
             row = None
             if event.durable and event.audience:
@@ -60,7 +71,8 @@ class Database:
     async def uow(self) -> AsyncIterator[UnitOfWork]:
         """Commit on a clean exit, roll back on an exception; nothing is half-written."""
         async with self.sessions() as session:
-            work = UnitOfWork(session=session, clock=self.clock, bus=self.bus)
+            work = UnitOfWork(session=session, clock=self.clock, bus=self.bus,
+                              serialise_feed=self.engine.dialect.name == "postgresql")
             try:
                 yield work
             except BaseException:

@@ -46,26 +46,27 @@ class Client:
     outbox: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_BUFFER))
     state: ClientState = ClientState.CONNECTED
     buffered: list[Envelope] = field(default_factory=list)
-    last_sent_id: int = 0
+    replayed_to: int = 0
     overflowed: bool = False
 
     def push(self, envelope: Envelope) -> None:
         if self.state == ClientState.CONNECTED:
             self.buffered.append(envelope)
             return
-        if envelope.id is not None and envelope.id <= self.last_sent_id:
+        if envelope.id is not None and envelope.id <= self.replayed_to:
+            return  # the replay already sent it
+        if self.overflowed:
             return
         try:
             self.outbox.put_nowait(envelope.to_wire())
         except asyncio.QueueFull:
-            # Too slow to keep up: drop the socket; the client resumes from the feed.
+            # Too slow to keep up: empty the outbox and close. Nothing after the last frame the
+            # client actually received is sent, so its last_event_id stays a true cursor and the
+            # resume replays the rest from the feed without a gap.
             self.overflowed = True
-            with contextlib.suppress(asyncio.QueueFull):
+            while not self.outbox.empty():
                 self.outbox.get_nowait()
-                self.outbox.put_nowait(None)
-            return
-        if envelope.id is not None:
-            self.last_sent_id = envelope.id
+            self.outbox.put_nowait(None)
 
 
 class Hub:
@@ -140,7 +141,7 @@ class Hub:
                     last = max(last, envelope.id or last)
                 if len(page) < REPLAY_PAGE:
                     break
-        client.last_sent_id = last
+        client.replayed_to = last
         client.state = move(client.state, ClientState.READY)
         pending, client.buffered = client.buffered, []
         for envelope in pending:

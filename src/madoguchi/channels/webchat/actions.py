@@ -44,7 +44,11 @@ async def entry_point_for_key(uow: UnitOfWork, public_key: str) -> EntryPoint:
 
 
 async def _recognise(uow: UnitOfWork, ep: EntryPoint, data: WidgetSessionCreate, visitor_id: str) -> Customer:
-    """Find the customer: a signed site identity first, then the visitor id, then the email."""
+    """Find the customer: a signed site identity first, then the visitor id, then the email.
+
+    An email typed into the pre-chat form is a claim, not a proof: it links the visitor to the
+    customer who owns that address so the agent sees the history (marked unverified), but it never
+    hands the visitor anything of that customer's (see ``_resumable_contact``)."""
     if data.identity is not None:
         if not verify_identity(ep.secret, data.identity.identifier, data.identity.signature):
             raise IdentityRejected("the identity signature does not match")
@@ -65,21 +69,41 @@ async def _recognise(uow: UnitOfWork, ep: EntryPoint, data: WidgetSessionCreate,
     return customer
 
 
+async def _resumable_contact(uow: UnitOfWork, ep: EntryPoint, customer: Customer, visitor_id: str,
+                             signed: bool) -> Contact | None:
+    """The live conversation a new session may pick up: one this same browser (visitor id) started,
+    or, for a signed identity, any of the customer's on this entry point. Never one reached only
+    through a claimed email: that would let anyone who knows an address read a stranger's chat."""
+    ids = await customer_ids_of(uow.session, customer.id)
+    stmt = (select(Contact).where(Contact.customer_id.in_(ids), Contact.entry_point_id == ep.id,
+                                  Contact.state.in_(list(OPEN_STATES)))
+            .order_by(Contact.id.desc()).limit(1))
+    if not signed:
+        started_here = select(WidgetSession.contact_id).where(
+            WidgetSession.visitor_id == visitor_id, WidgetSession.entry_point_id == ep.id,
+            WidgetSession.contact_id.is_not(None))
+        stmt = stmt.where(Contact.id.in_(started_here))
+    contact: Contact | None = await uow.session.scalar(stmt)
+    return contact
+
+
 async def check_open_session(uow: UnitOfWork, *, data: WidgetSessionCreate) -> OpenedSession:
     ep = await entry_point_for_key(uow, data.public_key)
     visitor_id = data.visitor_id or secrets.token_urlsafe(16)
     customer = await _recognise(uow, ep, data, visitor_id)
+    contact = await _resumable_contact(uow, ep, customer, visitor_id, signed=data.identity is not None)
+    given_name = data.name or await uow.session.scalar(
+        select(WidgetSession.given_name).where(WidgetSession.visitor_id == visitor_id,
+                                               WidgetSession.entry_point_id == ep.id,
+                                               WidgetSession.given_name.is_not(None))
+        .order_by(WidgetSession.id.desc()).limit(1))  # what this same browser told us before
     now = uow.clock.now()
     token = "wgt_" + secrets.token_urlsafe(32)
     session = WidgetSession(entry_point_id=ep.id, visitor_id=visitor_id, token_hash=token_digest(token),
-                            customer_id=customer.id, created_at=now, last_seen_at=now)
+                            customer_id=customer.id, created_at=now, last_seen_at=now,
+                            verified=data.identity is not None, given_name=given_name)
     uow.session.add(session)
     await uow.session.flush()
-    ids = await customer_ids_of(uow.session, customer.id)
-    contact = await uow.session.scalar(
-        select(Contact).where(Contact.customer_id.in_(ids), Contact.entry_point_id == ep.id,
-                              Contact.state.in_(list(OPEN_STATES)))
-        .order_by(Contact.id.desc()).limit(1))
     if contact is not None:
         # The visitor came back in a new session (new tab, cleared storage): the live conversation
         # follows them.

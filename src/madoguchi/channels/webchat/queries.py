@@ -32,7 +32,10 @@ async def session_state(db: Database, session_id: int, token: str) -> WidgetSess
         messages = await messages_of(session, contact.id, include_notes=False) if contact else []
     return WidgetSessionOut(token=token, session_id=ws.id, visitor_id=ws.visitor_id,
                             customer_id=customer.id if customer else ws.customer_id,
-                            customer_name=customer.display_name if customer else None,
+                            # Only what this visitor typed, or a signed identity's profile: a claimed
+                            # email must not reveal whose address it is.
+                            customer_name=ws.given_name or (customer.display_name if customer and ws.verified
+                                                            else None),
                             contact_id=contact.id if contact else None,
                             contact_state=contact.state if contact else None, agent_name=agent_name,
                             messages=messages, last_event_id=last)

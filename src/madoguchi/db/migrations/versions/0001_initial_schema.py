@@ -300,6 +300,8 @@ def upgrade() -> None:
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('verified', sa.Boolean(), nullable=False),
+    sa.Column('given_name', sa.String(length=120), nullable=True),
     sa.Column('created_at', madoguchi.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.Column('last_seen_at', madoguchi.db.base.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['contact_id'], ['contacts.id'], name=op.f('fk_widget_sessions_contact_id_contacts')),
