@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,6 +67,11 @@ CUSTOMERS = [
 ]
 
 
+#: Subsystems that add demo data: each module has ``async def seed_demo(uow, *, queues, users) -> None``
+#: (queues by English name, users by email), run in the same transaction after the core data.
+DEMO_MODULES: list[str] = []
+
+
 async def seed(db: Database) -> bool:
     """Create the demo data once; returns False when the database already has users."""
     async with db.uow() as uow:
@@ -116,6 +122,9 @@ async def seed(db: Database) -> bool:
             for days_ago in (14 - i, 3 + i):
                 await _history(uow.session, customer=customer, agent=agent, queue=support,
                                disposition=dispositions[i % 2], lines=lines, start=now - timedelta(days=days_ago))
+        for name in DEMO_MODULES:
+            await importlib.import_module(name).seed_demo(uow, queues={"Sales": sales, "Support": support},
+                                                          users=users)
     return True
 
 
