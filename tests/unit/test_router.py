@@ -54,11 +54,14 @@ def test_capacity_break_pending_offer_and_voice_exclusivity() -> None:
     assert LongestIdleRouter().decide(call) == []  # a chatting agent gets no call
 
 
-def test_queue_priority_beats_wait_time() -> None:
+def test_priority_is_worth_waiting_time_so_nobody_starves() -> None:
     vip = WaitingContact(contact_id=1, queue_id=2, channel="chat", enqueued_at=NOW, queue_priority=5)
-    old = contact(2, waited_s=600)
-    snap = Snapshot(NOW, (old, vip), (agent(10, queues=(1, 2)),))
+    # Five priority points are worth 5 × 60 s: ahead of a contact waiting 200 s …
+    snap = Snapshot(NOW, (contact(2, waited_s=200), vip), (agent(10, queues=(1, 2)),))
     assert LongestIdleRouter().decide(snap)[0].contact_id == 1
+    # … but not of one waiting 10 minutes: aging wins in the end.
+    snap = Snapshot(NOW, (contact(2, waited_s=600), vip), (agent(10, queues=(1, 2)),))
+    assert LongestIdleRouter().decide(snap)[0].contact_id == 2
 
 
 agents_st = st.lists(

@@ -1,19 +1,84 @@
-"""The Router: pure. A snapshot of waiting contacts and agents goes in, offers come out.
+"""The Router: pure. Waiting contacts, agents and queue policies go in, decisions come out.
 
-No I/O and no clock of its own (``Snapshot.now``), so tests, property checks and the workforce
-simulator drive it directly. The ACD grows new strategies behind the same ``Router`` protocol.
+No I/O and no clock of its own (``now`` is passed in), so tests, property checks, the server's
+runner and the workforce simulator all drive the very same code. Two ways in:
+
+* ``decide(snapshot)`` — the whole picture at once (the server rebuilds it from the database each
+  step, so a restart loses nothing);
+* the incremental API (``add_contact`` / ``remove_contact`` / ``put_agent`` / ``decide_now``) —
+  what the simulator and the benchmark use to route millions of contacts without rebuilding.
+
+Order in line: a contact's rank is ``(queue priority + contact priority) × priority_step_s`` seconds
+of credit plus its time in line. Every contact ages at the same rate, so that order never changes
+while contacts wait (it is a fixed key: ``enqueued_at − credit``), and a low-priority contact is
+never starved: it gains on everyone as it waits. Equal priority is first come, first served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import bisect
+import heapq
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 ROUTABLE_STATES = frozenset({"available", "busy"})
 EXCLUSIVE_CHANNELS = frozenset({"voice"})
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class Strategy(StrEnum):
+    LONGEST_IDLE = "longest_idle"
+    MOST_SKILLED = "most_skilled"
+    LEAST_OCCUPIED = "least_occupied"
+    ROUND_ROBIN = "round_robin"
+
+
+class Scope(StrEnum):
+    QUEUE = "queue"   # members of the queue
+    TEAM = "team"     # anyone in a team that has a member in the queue
+    ANY = "any"       # any agent who can take the channel
+
+
+@dataclass(frozen=True)
+class SkillRequirement:
+    skill: str
+    min_level: int = 1
+
+    def met_by(self, skills: Mapping[str, int]) -> bool:
+        return skills.get(self.skill, 0) >= self.min_level
+
+
+@dataclass(frozen=True)
+class RelaxStep:
+    """After ``after_s`` seconds in line the contact's requirements become ``requirements`` and the
+    agents considered widen to ``scope`` (in the manner of Wazo's skill rule sets)."""
+
+    after_s: float
+    requirements: tuple[SkillRequirement, ...] = ()
+    scope: Scope = Scope.QUEUE
+
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    queue_id: int
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    priority: int = 0
+    requirements: tuple[SkillRequirement, ...] = ()
+    relaxation: tuple[RelaxStep, ...] = ()      # sorted by after_s
+    priority_step_s: float = 60.0               # one priority point is worth this much waiting
+
+    def rule_at(self, waited_s: float) -> tuple[tuple[SkillRequirement, ...], Scope]:
+        requirements, scope = self.requirements, Scope.QUEUE
+        for step in self.relaxation:
+            if waited_s >= step.after_s:
+                requirements, scope = step.requirements, step.scope
+        return requirements, scope
+
+
+DEFAULT_POLICY = QueuePolicy(queue_id=0)
 
 
 @dataclass(frozen=True)
@@ -25,6 +90,10 @@ class WaitingContact:
     priority: int = 0
     queue_priority: int = 0
     declined_by: frozenset[int] = frozenset()   # agents who rejected it or let an offer lapse
+    requirements: tuple[SkillRequirement, ...] | None = None  # None: the queue's
+    sticky_agent_id: int | None = None          # the customer's last agent …
+    sticky_until: datetime | None = None        # … preferred until then, when available
+    target_agent_id: int | None = None          # a transfer to one named agent
 
 
 @dataclass(frozen=True)
@@ -33,9 +102,14 @@ class AgentSnapshot:
     state: str
     queue_ids: frozenset[int]
     capacity: Mapping[str, int]
-    load: Mapping[str, int] = field(default_factory=dict)   # contacts in hand (and pending offers) per channel
+    load: Mapping[str, int] = field(default_factory=dict)   # contacts in hand per capacity class
     idle_since: datetime | None = None
     pending_offer: bool = False
+    skills: Mapping[str, int] = field(default_factory=dict)
+    team_id: int | None = None
+    occupancy: float = 0.0                       # today's, 0..1, for least-occupied
+    last_offer_at: datetime | None = None        # for round robin
+    voice_exclusive: bool = True                 # on a call, nothing else
 
     def total_load(self) -> int:
         return sum(self.load.values())
@@ -43,10 +117,11 @@ class AgentSnapshot:
     def can_take(self, channel: str) -> bool:
         if self.state not in ROUTABLE_STATES or self.pending_offer:
             return False
-        if any(self.load.get(ch, 0) for ch in EXCLUSIVE_CHANNELS if ch != channel):
-            return False  # an agent on a call gets nothing else
-        if channel in EXCLUSIVE_CHANNELS and self.total_load():
-            return False
+        if self.voice_exclusive:
+            if any(self.load.get(ch, 0) for ch in EXCLUSIVE_CHANNELS if ch != channel):
+                return False  # an agent on a call gets nothing else
+            if channel in EXCLUSIVE_CHANNELS and self.total_load():
+                return False
         return self.load.get(channel, 0) < self.capacity.get(channel, 0)
 
 
@@ -55,6 +130,7 @@ class Snapshot:
     now: datetime
     contacts: tuple[WaitingContact, ...]
     agents: tuple[AgentSnapshot, ...]
+    queues: Mapping[int, QueuePolicy] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,27 +146,256 @@ class Router(Protocol):
         ...
 
 
-def line_order(contact: WaitingContact) -> tuple[int, int, datetime, int]:
-    """Higher queue priority, then higher contact priority, then first come first served."""
-    return (-contact.queue_priority, -contact.priority, contact.enqueued_at, contact.contact_id)
+def credit_s(contact: WaitingContact, policy: QueuePolicy) -> float:
+    return (contact.queue_priority + contact.priority) * policy.priority_step_s
 
 
-class LongestIdleRouter:
-    """The first strategy: to the least-loaded agent who has been idle longest, FIFO per queue.
+def line_key(contact: WaitingContact, policy: QueuePolicy = DEFAULT_POLICY) -> tuple[float, int]:
+    """Smaller is served first; fixed while the contact waits (see the module docstring)."""
+    return ((contact.enqueued_at - _EPOCH).total_seconds() - credit_s(contact, policy), contact.contact_id)
 
-    An agent who already declined or missed this contact is tried only when nobody else can take it.
-    """
 
+def line_order(contact: WaitingContact) -> tuple[float, int]:
+    return line_key(contact)
+
+
+def requirements_of(contact: WaitingContact, policy: QueuePolicy, now: datetime) -> tuple[
+        tuple[SkillRequirement, ...], Scope]:
+    waited = (now - contact.enqueued_at).total_seconds()
+    requirements, scope = policy.rule_at(waited)
+    if contact.requirements is not None and not any(waited >= s.after_s for s in policy.relaxation):
+        requirements = contact.requirements
+    return requirements, scope
+
+
+class AcdRouter:
+    """Skills-based router with per-queue strategies, priority with aging, skill relaxation,
+    sticky agents and named-agent transfers. Keeps indexes so a decision costs little even with
+    thousands of contacts in line: only queues with a free eligible agent are looked at."""
+
+    def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
+        self.policies: dict[int, QueuePolicy] = {}
+        self._contacts: dict[int, WaitingContact] = {}
+        self._lines: dict[int, list[tuple[float, int]]] = {}
+        self._agents: dict[int, AgentSnapshot] = {}
+        self._members: dict[int, set[int]] = {}          # queue → agent ids
+        self._team_of_queue: dict[int, set[int]] = {}     # queue → team ids of its members
+        self._free: set[int] = set()
+        self._rr: dict[int, int] = {}                     # round-robin pointer per queue: last agent id
+        self._targeted: dict[int, WaitingContact] = {}    # transfers to a named agent
+
+    # -- state ------------------------------------------------------------------------------------
+    def set_policy(self, policy: QueuePolicy) -> None:
+        old = self.policies.get(policy.queue_id)
+        self.policies[policy.queue_id] = policy
+        if old is not None and (old.priority_step_s != policy.priority_step_s):
+            line = [line_key(self._contacts[cid], policy) for _, cid in self._lines.get(policy.queue_id, [])]
+            self._lines[policy.queue_id] = sorted(line)
+
+    def policy(self, queue_id: int) -> QueuePolicy:
+        return self.policies.get(queue_id) or QueuePolicy(queue_id=queue_id)
+
+    def add_contact(self, contact: WaitingContact) -> None:
+        if contact.contact_id in self._contacts:
+            self.remove_contact(contact.contact_id)
+        self._contacts[contact.contact_id] = contact
+        if contact.target_agent_id is not None:
+            self._targeted[contact.contact_id] = contact
+        bisect.insort(self._lines.setdefault(contact.queue_id, []), line_key(contact, self.policy(contact.queue_id)))
+
+    def remove_contact(self, contact_id: int) -> WaitingContact | None:
+        contact = self._contacts.pop(contact_id, None)
+        if contact is None:
+            return None
+        self._targeted.pop(contact_id, None)
+        line = self._lines.get(contact.queue_id, [])
+        key = line_key(contact, self.policy(contact.queue_id))
+        at = bisect.bisect_left(line, key)
+        if at < len(line) and line[at] == key:
+            del line[at]
+        return contact
+
+    def put_agent(self, agent: AgentSnapshot) -> None:
+        old = self._agents.get(agent.agent_id)
+        if old is not None and (old.queue_ids != agent.queue_ids or old.team_id != agent.team_id):
+            self._unindex(old)
+            old = None
+        self._agents[agent.agent_id] = agent
+        if old is None:
+            for q in agent.queue_ids:
+                self._members.setdefault(q, set()).add(agent.agent_id)
+                if agent.team_id is not None:
+                    self._team_of_queue.setdefault(q, set()).add(agent.team_id)
+        if agent.state in ROUTABLE_STATES and not agent.pending_offer and any(
+                agent.can_take(ch) for ch in agent.capacity):
+            self._free.add(agent.agent_id)
+        else:
+            self._free.discard(agent.agent_id)
+
+    def remove_agent(self, agent_id: int) -> None:
+        agent = self._agents.pop(agent_id, None)
+        if agent is not None:
+            self._unindex(agent)
+        self._free.discard(agent_id)
+
+    def _unindex(self, agent: AgentSnapshot) -> None:
+        for q in agent.queue_ids:
+            self._members.get(q, set()).discard(agent.agent_id)
+        if agent.team_id is not None:
+            for q in agent.queue_ids:
+                teams = {self._agents[a].team_id for a in self._members.get(q, ()) if a in self._agents}
+                self._team_of_queue[q] = {t for t in teams if t is not None}
+
+    def waiting(self, queue_id: int) -> list[WaitingContact]:
+        return [self._contacts[cid] for _, cid in self._lines.get(queue_id, [])]
+
+    def agent(self, agent_id: int) -> AgentSnapshot | None:
+        return self._agents.get(agent_id)
+
+    # -- decisions --------------------------------------------------------------------------------
     def decide(self, snapshot: Snapshot) -> list[OfferDecision]:
-        free = {a.agent_id: a for a in snapshot.agents if a.state in ROUTABLE_STATES and not a.pending_offer}
+        self.reset(snapshot)
+        return self.decide_now(snapshot.now)
+
+    def reset(self, snapshot: Snapshot) -> None:
+        self._clear()
+        for policy in snapshot.queues.values():
+            self.policies[policy.queue_id] = policy
+        for agent in snapshot.agents:
+            self.put_agent(agent)
+        for contact in snapshot.contacts:
+            self.add_contact(contact)
+
+    def _eligible(self, agent: AgentSnapshot, contact: WaitingContact,
+                  requirements: tuple[SkillRequirement, ...], scope: Scope) -> bool:
+        if contact.target_agent_id is not None and agent.agent_id != contact.target_agent_id:
+            return False
+        if contact.target_agent_id is None:
+            if scope == Scope.QUEUE and contact.queue_id not in agent.queue_ids:
+                return False
+            if scope == Scope.TEAM and contact.queue_id not in agent.queue_ids and (
+                    agent.team_id is None or agent.team_id not in self._team_of_queue.get(contact.queue_id, ())):
+                return False
+        if not agent.can_take(contact.channel):
+            return False
+        return all(r.met_by(agent.skills) for r in requirements)
+
+    def _pick(self, contact: WaitingContact, candidates: list[AgentSnapshot], policy: QueuePolicy,
+              requirements: tuple[SkillRequirement, ...], now: datetime) -> AgentSnapshot:
+        sticky = contact.sticky_agent_id
+        if sticky is not None and contact.sticky_until is not None and now < contact.sticky_until:
+            for a in candidates:
+                if a.agent_id == sticky:
+                    return a
+        strategy = policy.strategy
+
+        def declined(a: AgentSnapshot) -> bool:
+            return a.agent_id in contact.declined_by
+
+        if strategy == Strategy.MOST_SKILLED:
+            def skill_sum(a: AgentSnapshot) -> int:
+                return sum(a.skills.get(r.skill, 0) for r in requirements) if requirements else sum(a.skills.values())
+            return min(candidates, key=lambda a: (declined(a), -skill_sum(a), a.total_load(),
+                                                  a.idle_since or _EPOCH, a.agent_id))
+        if strategy == Strategy.LEAST_OCCUPIED:
+            return min(candidates, key=lambda a: (declined(a), a.total_load(), a.occupancy,
+                                                  a.idle_since or _EPOCH, a.agent_id))
+        if strategy == Strategy.ROUND_ROBIN:
+            last = self._rr.get(contact.queue_id, -1)
+            # The next agent id after the last one served, wrapping around.
+            return min(candidates, key=lambda a: (declined(a), a.agent_id <= last, a.agent_id))
+        return min(candidates, key=lambda a: (declined(a), a.total_load(), a.idle_since or _EPOCH, a.agent_id))
+
+    def _free_for_queue(self, queue_id: int) -> list[int]:
+        members = self._members.get(queue_id)
+        if not members:
+            return []
+        return [a for a in members if a in self._free]
+
+    def decide_now(self, now: datetime) -> list[OfferDecision]:
+        """Offers for the current state; the chosen agents are marked as holding an offer and the
+        contacts leave the line, as the caller will make those offers."""
+        if not self._free or not self._contacts:
+            return []
+        # Queues worth looking at: one with a free member, or one whose line has reached a relaxation
+        # step that widens the agents considered beyond its members.
+        queues: list[int] = []
+        for q, line in self._lines.items():
+            if not line:
+                continue
+            if self._free_for_queue(q):
+                queues.append(q)
+                continue
+            policy = self.policy(q)
+            wide = [s.after_s for s in policy.relaxation if s.scope != Scope.QUEUE]
+            if wide:
+                oldest = min(self._contacts[cid].enqueued_at for _, cid in line)
+                if (now - oldest).total_seconds() >= min(wide):
+                    queues.append(q)
+        lines = [self._lines[q] for q in queues]
+        chosen = set(queues)
+        targeted = sorted(line_key(c, self.policy(c.queue_id)) for c in self._targeted.values()
+                          if c.queue_id not in chosen)
+        if targeted:
+            lines.append(targeted)
+        # Lines are kept sorted, so a lazy merge walks contacts in rank order and usually stops after
+        # a few: the loop ends as soon as no free agent is left.
         decisions: list[OfferDecision] = []
-        for contact in sorted(snapshot.contacts, key=line_order):
-            candidates = [a for a in free.values()
-                          if contact.queue_id in a.queue_ids and a.can_take(contact.channel)]
+        taken: list[int] = []
+        for _, cid in heapq.merge(*lines):
+            if not self._free:
+                break
+            contact = self._contacts[cid]
+            policy = self.policy(contact.queue_id)
+            requirements, scope = requirements_of(contact, policy, now)
+            if contact.target_agent_id is not None:
+                pool: Iterable[int] = [contact.target_agent_id] if contact.target_agent_id in self._free else []
+            elif scope == Scope.QUEUE:
+                pool = self._free_for_queue(contact.queue_id)
+            else:
+                pool = self._free
+            candidates = [a for a in (self._agents[i] for i in pool)
+                          if self._eligible(a, contact, requirements, scope)]
             if not candidates:
                 continue
-            best = min(candidates, key=lambda a: (a.agent_id in contact.declined_by, a.total_load(),
-                                                  a.idle_since or _EPOCH, a.agent_id))
+            best = self._pick(contact, candidates, policy, requirements, now)
             decisions.append(OfferDecision(contact.contact_id, best.agent_id, contact.queue_id))
-            del free[best.agent_id]
+            if policy.strategy == Strategy.ROUND_ROBIN:
+                self._rr[contact.queue_id] = best.agent_id
+            taken.append(contact.contact_id)
+            self._free.discard(best.agent_id)
+            self._agents[best.agent_id] = _with_offer(best, now)
+        for cid in taken:  # after the walk: the merge reads the lines being walked
+            self.remove_contact(cid)
         return decisions
+
+
+def _with_offer(agent: AgentSnapshot, now: datetime) -> AgentSnapshot:
+    return AgentSnapshot(agent_id=agent.agent_id, state=agent.state, queue_ids=agent.queue_ids,
+                         capacity=agent.capacity, load=agent.load, idle_since=agent.idle_since, pending_offer=True,
+                         skills=agent.skills, team_id=agent.team_id, occupancy=agent.occupancy, last_offer_at=now,
+                         voice_exclusive=agent.voice_exclusive)
+
+
+#: The walking skeleton's name for the default behaviour (longest idle, FIFO per queue).
+LongestIdleRouter = AcdRouter
+
+
+def queue_positions(router: AcdRouter, queue_id: int) -> dict[int, int]:
+    """1-based position of each contact in its queue's line."""
+    return {c.contact_id: i for i, c in enumerate(router.waiting(queue_id), start=1)}
+
+
+def estimated_wait_s(position: int, aht_s: float, agents: int) -> float:
+    """Contacts ahead (position − 1, plus this one's own turn) served by ``agents`` in parallel,
+    each taking ``aht_s``: ``position × AHT / agents``. A rough but standard announcement figure."""
+    if agents <= 0:
+        return float("inf")
+    return position * aht_s / agents
+
+
+def seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
