@@ -18,6 +18,9 @@ class AgentProfile(Base):
     state_since: Mapped[datetime]
     idle_since: Mapped[datetime | None]
     capacity: Mapped[dict[str, Any]]
+    skills: Mapped[dict[str, Any]] = mapped_column(default=dict)      # skill → proficiency 1..5
+    voice_exclusive: Mapped[bool] = mapped_column(default=True)       # on a call, no other work
+    missed_offers: Mapped[int] = mapped_column(default=0)             # consecutive offers let lapse
 
 
 class AgentStateSpan(Base):

@@ -45,6 +45,9 @@ class Contact(Base):
     entry_point_id: Mapped[int | None] = mapped_column(ForeignKey("entry_points.id"))
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id"))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # A transfer to a named agent: only that agent is offered the contact while it waits.
+    target_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", name="fk_contacts_target_agent_id_users"))
     state: Mapped[str] = mapped_column(String(20), index=True)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     subject: Mapped[str | None] = mapped_column(String(300))

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db.base import Base, BigId
@@ -17,6 +18,15 @@ class Queue(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     service_level_s: Mapped[int] = mapped_column(Integer, default=60)
     offer_timeout_s: Mapped[int | None] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(20), default="longest_idle")
+    requirements: Mapped[list[Any]] = mapped_column(JSON, default=list)   # [{"skill", "min_level"}]
+    relaxation: Mapped[list[Any]] = mapped_column(JSON, default=list)     # [{"after_s", "requirements", "scope"}]
+    overflow: Mapped[list[Any]] = mapped_column(JSON, default=list)       # [{"when", "limit", "to_queue_id"}]
+    priority_step_s: Mapped[int] = mapped_column(Integer, default=60)
+    sticky_window_s: Mapped[int | None] = mapped_column(Integer)
+    wrap_up_limit_s: Mapped[int | None] = mapped_column(Integer)
+    default_aht_s: Mapped[int] = mapped_column(Integer, default=300)
+    hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)             # weekly opening hours
     created_at: Mapped[datetime]
 
 

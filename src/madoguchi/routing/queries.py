@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from madoguchi.contacts.states import HANDLING_STATES, ContactState
 from madoguchi.identity.models import User
 from madoguchi.kernel.clock import as_utc
 from madoguchi.routing.models import Offer, Queue, QueueMember
+from madoguchi.routing.policy import policy_of
 from madoguchi.routing.router import AgentSnapshot, Snapshot, WaitingContact
 from madoguchi.routing.schemas import QueueOut
 from madoguchi.routing.states import OfferState
@@ -28,30 +29,50 @@ async def members_by_agent(session: AsyncSession) -> dict[int, list[int]]:
 
 
 async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
-    waiting_rows = (await session.execute(
-        select(Contact.id, Contact.queue_id, Contact.channel_kind, Contact.enqueued_at, Contact.priority,
-               Queue.priority)
-        .join(Queue, Queue.id == Contact.queue_id)
-        .where(Contact.state == ContactState.QUEUED, Contact.queue_id.is_not(None)))).all()
+    """Everything the Router needs, straight from the database: after a restart (or on the instance
+    that takes over the router lease) the line is exactly what it was."""
+    queues = {q.id: q for q in (await session.scalars(select(Queue))).all()}
+    waiting = (await session.scalars(
+        select(Contact).where(Contact.state == ContactState.QUEUED, Contact.queue_id.is_not(None)))).all()
     declined: dict[int, set[int]] = defaultdict(set)
-    if waiting_rows:
-        ids = [r[0] for r in waiting_rows]
+    sticky: dict[int, tuple[int, datetime]] = {}
+    if waiting:
+        ids = [c.id for c in waiting]
         for contact_id, agent_id in (await session.execute(
                 select(Offer.contact_id, Offer.agent_id).where(
                     Offer.contact_id.in_(ids), Offer.state.in_([OfferState.REJECTED, OfferState.TIMED_OUT])))).all():
             declined[contact_id].add(agent_id)
-    contacts = tuple(
-        WaitingContact(contact_id=cid, queue_id=qid or 0, channel=capacity_class(channel), enqueued_at=enq or now,
-                       priority=prio,
-                       queue_priority=qprio, declined_by=frozenset(declined.get(cid, ())))
-        for cid, qid, channel, enq, prio, qprio in waiting_rows)
+        windows = [q.sticky_window_s for q in queues.values() if q.sticky_window_s]
+        if windows:
+            since = now - timedelta(seconds=max(windows))
+            customers = {c.customer_id for c in waiting}
+            for customer_id, last_agent, ended_at in (await session.execute(
+                    select(Contact.customer_id, Contact.agent_id, Contact.ended_at)
+                    .where(Contact.customer_id.in_(customers), Contact.agent_id.is_not(None),
+                           Contact.ended_at >= since)
+                    .order_by(Contact.ended_at))).all():
+                if last_agent is not None and ended_at is not None:
+                    sticky[customer_id] = (last_agent, as_utc(ended_at))  # the latest wins
+    contacts = []
+    for c in waiting:
+        queue = queues.get(c.queue_id) if c.queue_id is not None else None
+        sticky_agent, sticky_until = None, None
+        if queue is not None and queue.sticky_window_s and c.customer_id in sticky:
+            sticky_agent, last_end = sticky[c.customer_id]
+            sticky_until = last_end + timedelta(seconds=queue.sticky_window_s)
+        contacts.append(WaitingContact(
+            contact_id=c.id, queue_id=c.queue_id or 0, channel=capacity_class(c.channel_kind),
+            enqueued_at=as_utc(c.enqueued_at) if c.enqueued_at else now, priority=c.priority,
+            queue_priority=queue.priority if queue else 0, declined_by=frozenset(declined.get(c.id, ())),
+            sticky_agent_id=sticky_agent, sticky_until=sticky_until, target_agent_id=c.target_agent_id))
+    policies = {q.id: policy_of(q) for q in queues.values()}
 
-    profiles = (await session.execute(
-        select(AgentProfile).join(User, User.id == AgentProfile.user_id)
-        .where(User.active, AgentProfile.state != "offline"))).scalars().all()
-    if not profiles:
-        return Snapshot(now=now, contacts=contacts, agents=())
-    agent_ids = [p.user_id for p in profiles]
+    rows = (await session.execute(
+        select(AgentProfile, User.team_id).join(User, User.id == AgentProfile.user_id)
+        .where(User.active, AgentProfile.state != "offline"))).all()
+    if not rows:
+        return Snapshot(now=now, contacts=tuple(contacts), agents=(), queues=policies)
+    agent_ids = [p.user_id for p, _ in rows]
     load: dict[int, dict[str, int]] = defaultdict(dict)
     for holder, channel, n in (await session.execute(
             select(Contact.agent_id, Contact.channel_kind, func.count())
@@ -66,9 +87,12 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
     agents = tuple(
         AgentSnapshot(agent_id=p.user_id, state=p.state, queue_ids=frozenset(members.get(p.user_id, ())),
                       capacity={k: int(v) for k, v in p.capacity.items()}, load=load.get(p.user_id, {}),
-                      idle_since=p.idle_since, pending_offer=p.user_id in pending)
-        for p in profiles)
-    return Snapshot(now=now, contacts=contacts, agents=agents)
+                      idle_since=as_utc(p.idle_since) if p.idle_since else None,
+                      pending_offer=p.user_id in pending,
+                      skills={k: int(v) for k, v in (p.skills or {}).items()}, team_id=team_id,
+                      voice_exclusive=p.voice_exclusive)
+        for p, team_id in rows)
+    return Snapshot(now=now, contacts=tuple(contacts), agents=agents, queues=policies)
 
 
 async def next_offer_deadline(session: AsyncSession) -> datetime | None:
