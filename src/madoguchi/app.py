@@ -31,7 +31,7 @@ from madoguchi.identity.ratelimit import SlidingWindowLimiter
 from madoguchi.kernel.clock import Clock, SystemClock
 from madoguchi.kernel.events import Envelope
 from madoguchi.realtime.hub import Hub
-from madoguchi.routing.router import LongestIdleRouter
+from madoguchi.routing.router import AcdRouter
 from madoguchi.routing.runner import RouterRunner
 from madoguchi.settings import Settings
 from madoguchi.web.pages import router as web_router
@@ -61,8 +61,9 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
     return AppContext(
         settings=settings, clock=clock, bus=bus, db=db, hub=Hub(replay=replay, latest_id=latest),
         writer=MessageWriter(db, max_chars=settings.max_message_chars),
-        router=RouterRunner(db, LongestIdleRouter(), offer_timeout_s=settings.offer_timeout_s,
-                            lease=Lease(engine, "madoguchi.router")),
+        router=RouterRunner(db, AcdRouter(), offer_timeout_s=settings.offer_timeout_s,
+                            lease=Lease(engine, "madoguchi.router"), missed_limit=settings.max_missed_offers,
+                            timezone=settings.timezone),
         login_limiter=SlidingWindowLimiter(clock, limit=settings.login_attempts_per_minute),
         channels=channels,
     )

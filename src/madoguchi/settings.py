@@ -16,6 +16,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Tokyo"
 
     offer_timeout_s: float = Field(default=20.0, gt=0)
+    #: Offers in a row an agent may let lapse before being put on a "missed" break; 0 never.
+    max_missed_offers: int = Field(default=3, ge=0)
     session_ttl_hours: int = Field(default=12, gt=0)
     cookie_secure: bool = False
     login_attempts_per_minute: int = Field(default=10, gt=0)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from madoguchi.agents.models import AgentProfile, AgentStateSpan
-from madoguchi.agents.schemas import DEFAULT_CAPACITY
-from madoguchi.agents.states import AgentMove, AgentState, check_break_reason, move
+from madoguchi.agents.schemas import DEFAULT_CAPACITY, AgentRoutingIn
+from madoguchi.agents.states import MISSED_REASON, AgentMove, AgentState, check_break_reason, move
 from madoguchi.contacts.models import Contact
 from madoguchi.contacts.states import ContactState
 from madoguchi.db.uow import UnitOfWork
@@ -114,3 +114,36 @@ async def do_sync_work(uow: UnitOfWork, *, agent_id: int) -> AgentProfile:
     if not in_hand and not to_wrap and target == AgentState.AVAILABLE:
         profile.idle_since = uow.clock.now()
     return profile
+
+
+async def check_set_routing(uow: UnitOfWork, *, agent: User, data: AgentRoutingIn, actor: User) -> AgentProfile:
+    profile = await profile_for(uow, agent, lock=True)
+    if data.skills is not None:
+        profile.skills = dict(data.skills)
+    if data.capacity is not None:
+        profile.capacity = {**profile.capacity, **data.capacity}
+    if data.voice_exclusive is not None:
+        profile.voice_exclusive = data.voice_exclusive
+    do_audit(uow, actor=actor, action="agent.routing_set", target=f"user:{agent.id}",
+             **data.model_dump(exclude_none=True))
+    uow.emit(Event(AGENT_STATE_CHANGED, {"agent_id": agent.id, "state": profile.state, "reason": profile.break_reason,
+                                         "previous": profile.state, "since": profile.state_since.isoformat()},
+                   (user_topic(agent.id), SUPERVISORS)))  # wakes the router: what the agent may take changed
+    return profile
+
+
+async def do_note_missed_offer(uow: UnitOfWork, *, agent_id: int, limit: int) -> None:
+    """An offer lapsed. After ``limit`` in a row (0: never) the agent is put on a "missed" break,
+    so contacts stop going to someone who is not at their desk."""
+    profile = await uow.session.get(AgentProfile, agent_id, with_for_update=True)
+    if profile is None:
+        return
+    profile.missed_offers += 1
+    if limit and profile.missed_offers >= limit and profile.state in (AgentState.AVAILABLE, AgentState.BUSY):
+        await _enter(uow, profile, move(profile.state, AgentMove.TAKE_BREAK), MISSED_REASON)
+
+
+async def do_clear_missed_offers(uow: UnitOfWork, *, agent_id: int) -> None:
+    profile = await uow.session.get(AgentProfile, agent_id)
+    if profile is not None and profile.missed_offers:
+        profile.missed_offers = 0

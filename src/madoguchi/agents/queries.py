@@ -28,5 +28,8 @@ async def list_agents(session: AsyncSession, *, queue_members: dict[int, list[in
             state_since=profile.state_since if profile else None,
             idle_since=profile.idle_since if profile else None,
             capacity=dict(profile.capacity) if profile else dict(DEFAULT_CAPACITY),
+            skills=dict(profile.skills or {}) if profile else {},
+            voice_exclusive=profile.voice_exclusive if profile else True,
+            missed_offers=profile.missed_offers if profile else 0,
             active_contacts=int(n or 0), queue_ids=queue_members.get(user.id, [])))
     return out

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from madoguchi.agents import actions, queries, work
-from madoguchi.agents.schemas import AgentOut, AgentStateIn
+from madoguchi.agents.schemas import AgentOut, AgentRoutingIn, AgentStateIn
 from madoguchi.api.deps import CtxDep, require
 from madoguchi.contacts.schemas import ContactOut, WrapUpIn
 from madoguchi.identity.models import User
@@ -52,6 +52,18 @@ async def set_agent_state(agent_id: int, body: AgentStateIn, ctx: CtxDep,
         if agent is None:
             raise NotFound("agent", agent_id)
         await actions.do_set_state(uow, agent=agent, state=body.state, reason=body.reason, actor=user)
+    return await _agent_out(ctx, agent_id)
+
+
+@router.patch("/agents/{agent_id}/routing", response_model=AgentOut)
+async def set_agent_routing(agent_id: int, body: AgentRoutingIn, ctx: CtxDep,
+                            user: Annotated[User, require(Perm.MANAGE_QUEUES)]) -> AgentOut:
+    """Skills (proficiency 1–5), capacity per class of work, voice exclusivity."""
+    async with ctx.db.uow() as uow:
+        agent = await uow.session.get(User, agent_id)
+        if agent is None:
+            raise NotFound("agent", agent_id)
+        await actions.check_set_routing(uow, agent=agent, data=body, actor=user)
     return await _agent_out(ctx, agent_id)
 
 

@@ -61,6 +61,8 @@ TRANSITIONS: dict[tuple[AgentState, AgentMove], AgentState] = {
 ROUTABLE = frozenset({A.AVAILABLE, A.BUSY})
 
 BREAK_REASONS = ("break", "lunch", "training", "meeting", "coaching", "other")
+#: Set by the system, not chosen: too many offers in a row let lapse.
+MISSED_REASON = "missed"
 
 
 def move(state: str, action: AgentMove) -> AgentState:

@@ -51,3 +51,14 @@ async def check_wrap_up(uow: UnitOfWork, *, actor: User, contact_id: int, data: 
     await uow.session.flush()
     await do_sync_work(uow, agent_id=actor.id)
     return contact
+
+
+async def do_auto_wrap_up(uow: UnitOfWork, *, contact: Contact) -> None:
+    """The queue's wrap-up time ran out: close the contact without a disposition so the agent is
+    free again; the event says it was the clock, not the agent."""
+    contact.wrapped_up_at = uow.clock.now()
+    do_move(uow, contact, Move.WRAP_UP, event_type="wrapped_up", agent_id=contact.agent_id, customer_sees=False,
+            disposition=None, auto=True)
+    if contact.agent_id is not None:
+        await uow.session.flush()
+        await do_sync_work(uow, agent_id=contact.agent_id)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from madoguchi.contacts.actions import do_move
+from madoguchi.agents.actions import do_sync_work
+from madoguchi.contacts import events as contact_events
+from madoguchi.contacts.actions import do_add_message, do_move, record_event
 from madoguchi.contacts.models import Contact
 from madoguchi.contacts.states import ContactState, Move
 from madoguchi.db.uow import UnitOfWork
@@ -15,6 +17,7 @@ from madoguchi.kernel.errors import Conflict, InvalidInput, NotFound
 from madoguchi.kernel.events import SUPERVISORS, Event
 from madoguchi.routing.models import Queue, QueueMember
 from madoguchi.routing.offers import do_cancel_offers
+from madoguchi.routing.policy import QueueRouting
 from madoguchi.routing.schemas import QueueCreate
 
 
@@ -80,3 +83,67 @@ async def check_set_members(uow: UnitOfWork, *, actor: User, queue_id: int, agen
 
 def queue_changed(queue_id: int, agent_ids: list[int]) -> Event:
     return Event("queue.changed", {"queue_id": queue_id, "agent_ids": agent_ids}, (SUPERVISORS,))
+
+
+async def do_overflow(uow: UnitOfWork, *, contact_id: int, to_queue: Queue, reason: str) -> Contact | None:
+    """Move a waiting contact to another queue; its enqueue time (its place in line) stays."""
+    contact = await uow.session.get(Contact, contact_id, with_for_update=True)
+    if contact is None or contact.state != ContactState.QUEUED:
+        return None
+    from_queue = contact.queue_id
+    record_event(uow, contact, "flowed_out", reason=reason, to_queue_id=to_queue.id)
+    contact.queue_id = to_queue.id
+    record_event(uow, contact, "requeued", from_queue_id=from_queue, reason=f"overflow:{reason}")
+    uow.emit(contact_events.contact_changed(contact, change="overflowed", from_queue_id=from_queue,
+                                            reason=reason))
+    return contact
+
+
+async def check_update_queue(uow: UnitOfWork, *, actor: User, queue_id: int, data: QueueRouting) -> Queue:
+    queue = await uow.session.get(Queue, queue_id, with_for_update=True)
+    if queue is None:
+        raise NotFound("queue", queue_id)
+    changes = data.model_dump(exclude_unset=True, mode="json")
+    for rule in data.overflow or []:
+        if rule.to_queue_id == queue_id:
+            raise InvalidInput("a queue cannot overflow into itself", field="overflow")
+        if await uow.session.get(Queue, rule.to_queue_id) is None:
+            raise NotFound("queue", rule.to_queue_id)
+    for field_name, value in changes.items():
+        setattr(queue, field_name, value)
+    do_audit(uow, actor=actor, action="queue.updated", target=f"queue:{queue_id}", **changes)
+    uow.emit(queue_changed(queue_id, []))
+    return queue
+
+
+async def check_transfer(uow: UnitOfWork, *, actor: User, contact_id: int, queue_id: int | None,
+                         agent_id: int | None, may_transfer_any: bool) -> Contact:
+    """Hand a live contact to a queue or a named agent. It goes back in line with its original
+    enqueue time; the customer stays connected and sees that they are being transferred."""
+    if (queue_id is None) == (agent_id is None):
+        raise InvalidInput("transfer to a queue_id or to an agent_id", field="queue_id")
+    contact = await uow.session.get(Contact, contact_id, with_for_update=True)
+    if contact is None or (contact.agent_id != actor.id and not may_transfer_any):
+        raise NotFound("contact", contact_id)
+    if contact.state not in (ContactState.ACTIVE, ContactState.HELD):
+        raise Conflict("only a live contact can be transferred", state=contact.state)
+    target_queue = await uow.session.get(Queue, queue_id if queue_id is not None else contact.queue_id or 0)
+    if target_queue is None:
+        raise NotFound("queue", queue_id if queue_id is not None else "of the contact")
+    if agent_id is not None:
+        if agent_id == contact.agent_id:
+            raise InvalidInput("the contact is already with this agent", field="agent_id")
+        await _check_agents(uow, [agent_id])
+    previous_agent = contact.agent_id
+    contact.agent_id = None
+    contact.target_agent_id = agent_id
+    contact.queue_id = target_queue.id
+    do_move(uow, contact, Move.TRANSFER, event_type="transferred", agent_id=previous_agent,
+            extra_users=(previous_agent,) if previous_agent else (), to_queue_id=target_queue.id,
+            to_agent_id=agent_id)
+    record_event(uow, contact, "queued", queue_name=target_queue.name, transfer=True)
+    await do_add_message(uow, contact=contact, kind="system", author_kind="system", body="conversation.transferred")
+    if previous_agent is not None:
+        await uow.session.flush()
+        await do_sync_work(uow, agent_id=previous_agent)
+    return contact

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from madoguchi.agents.actions import do_sync_work
+from madoguchi.agents.actions import do_clear_missed_offers, do_note_missed_offer, do_sync_work
 from madoguchi.contacts.actions import do_add_message, do_move, get_contact
 from madoguchi.contacts.models import Contact
 from madoguchi.contacts.states import ContactState, Move
@@ -71,13 +71,16 @@ async def check_accept_offer(uow: UnitOfWork, *, actor: User, offer_id: int) -> 
     offer.state = decide(offer.state, OfferState.ACCEPTED)
     offer.decided_at = now
     contact.agent_id = actor.id
-    contact.accepted_at = now
+    contact.target_agent_id = None
+    if contact.accepted_at is None:  # a transferred contact keeps its first answer time
+        contact.accepted_at = now
     do_move(uow, contact, Move.ACCEPT, event_type="accepted", agent_id=actor.id, offer_id=offer.id,
             agent_name=actor.display_name)
     uow.emit(_offer_event(OFFER_CLOSED, offer))
     await do_add_message(uow, contact=contact, kind="system", author_kind="system",
                          body="conversation.agent_joined", author=actor)
     await uow.session.flush()
+    await do_clear_missed_offers(uow, agent_id=actor.id)
     await do_sync_work(uow, agent_id=actor.id)
     return contact
 
@@ -88,8 +91,9 @@ async def check_reject_offer(uow: UnitOfWork, *, actor: User, offer_id: int) -> 
     return offer
 
 
-async def do_expire_offer(uow: UnitOfWork, *, offer: Offer) -> None:
+async def do_expire_offer(uow: UnitOfWork, *, offer: Offer, missed_limit: int = 0) -> None:
     await _return_to_line(uow, offer, OfferState.TIMED_OUT, "offer_timed_out")
+    await do_note_missed_offer(uow, agent_id=offer.agent_id, limit=missed_limit)
 
 
 async def _return_to_line(uow: UnitOfWork, offer: Offer, outcome: OfferState, event_type: str) -> None:
@@ -102,13 +106,13 @@ async def _return_to_line(uow: UnitOfWork, offer: Offer, outcome: OfferState, ev
                 offer_id=offer.id)
 
 
-async def do_expire_due(uow: UnitOfWork) -> int:
+async def do_expire_due(uow: UnitOfWork, *, missed_limit: int = 0) -> int:
     """Time out every pending offer past its deadline; returns how many."""
     now = uow.clock.now()
     due = (await uow.session.scalars(select(Offer).where(
         Offer.state == OfferState.PENDING, Offer.expires_at <= now).with_for_update())).all()
     for offer in due:
-        await do_expire_offer(uow, offer=offer)
+        await do_expire_offer(uow, offer=offer, missed_limit=missed_limit)
     return len(due)
 
 

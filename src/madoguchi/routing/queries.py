@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from madoguchi.agents.models import AgentProfile
 from madoguchi.channels.base import capacity_class
-from madoguchi.contacts.models import Contact
+from madoguchi.contacts.models import Contact, ContactEvent
 from madoguchi.contacts.states import HANDLING_STATES, ContactState
 from madoguchi.identity.models import User
 from madoguchi.kernel.clock import as_utc
@@ -64,7 +64,9 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
             contact_id=c.id, queue_id=c.queue_id or 0, channel=capacity_class(c.channel_kind),
             enqueued_at=as_utc(c.enqueued_at) if c.enqueued_at else now, priority=c.priority,
             queue_priority=queue.priority if queue else 0, declined_by=frozenset(declined.get(c.id, ())),
-            sticky_agent_id=sticky_agent, sticky_until=sticky_until, target_agent_id=c.target_agent_id))
+            sticky_agent_id=sticky_agent, sticky_until=sticky_until,
+            # A named agent who declined or missed it: back to anyone in the queue.
+            target_agent_id=c.target_agent_id if c.target_agent_id not in declined.get(c.id, ()) else None))
     policies = {q.id: policy_of(q) for q in queues.values()}
 
     rows = (await session.execute(
@@ -125,3 +127,47 @@ async def list_queues(session: AsyncSession, now: datetime) -> list[QueueOut]:
 async def pending_offers_for(session: AsyncSession, agent_id: int) -> list[Offer]:
     return list((await session.scalars(select(Offer).where(
         Offer.agent_id == agent_id, Offer.state == OfferState.PENDING).order_by(Offer.id))).all())
+
+
+async def queue_rows(session: AsyncSession) -> dict[int, Queue]:
+    return {q.id: q for q in (await session.scalars(select(Queue))).all()}
+
+
+async def overflow_hops(session: AsyncSession, contact_ids: list[int]) -> dict[int, int]:
+    if not contact_ids:
+        return {}
+    rows = await session.execute(
+        select(ContactEvent.contact_id, func.count()).where(
+            ContactEvent.contact_id.in_(contact_ids), ContactEvent.type == "flowed_out")
+        .group_by(ContactEvent.contact_id))
+    return {cid: int(n) for cid, n in rows.all()}
+
+
+async def aht_by_queue(session: AsyncSession, sample: int = 50) -> dict[int, float]:
+    """Recent handle time per queue (accept → end), for wait estimates; queues with no history use
+    their configured default."""
+    out: dict[int, float] = {}
+    for queue in (await session.scalars(select(Queue))).all():
+        rows = (await session.execute(
+            select(Contact.accepted_at, Contact.ended_at).where(
+                Contact.queue_id == queue.id, Contact.accepted_at.is_not(None), Contact.ended_at.is_not(None))
+            .order_by(Contact.id.desc()).limit(sample))).all()
+        spans = [(as_utc(end) - as_utc(start)).total_seconds() for start, end in rows if start and end]
+        out[queue.id] = sum(spans) / len(spans) if spans else float(queue.default_aht_s)
+    return out
+
+
+async def wrap_up_overdue(session: AsyncSession, now: datetime) -> list[int]:
+    rows = (await session.execute(
+        select(Contact.id, Contact.ended_at, Queue.wrap_up_limit_s).join(Queue, Queue.id == Contact.queue_id)
+        .where(Contact.state == ContactState.ENDED, Queue.wrap_up_limit_s.is_not(None)))).all()
+    return [cid for cid, ended, limit in rows
+            if ended is not None and limit is not None and (now - as_utc(ended)).total_seconds() >= limit]
+
+
+async def customer_topics(session: AsyncSession, contact_ids: list[int]) -> dict[int, str]:
+    if not contact_ids:
+        return {}
+    rows = await session.execute(select(Contact.id, Contact.customer_topic).where(
+        Contact.id.in_(contact_ids), Contact.customer_topic.is_not(None)))
+    return {cid: topic for cid, topic in rows.all() if topic}

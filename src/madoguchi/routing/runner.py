@@ -6,31 +6,58 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from madoguchi.agents.work import do_auto_wrap_up
+from madoguchi.contacts.actions import get_contact
 from madoguchi.db.leases import Lease
-from madoguchi.db.uow import Database
+from madoguchi.db.uow import Database, UnitOfWork
 from madoguchi.kernel.clock import as_utc
-from madoguchi.kernel.events import Envelope
+from madoguchi.kernel.events import Envelope, Event
+from madoguchi.routing.actions import do_overflow
+from madoguchi.routing.models import Offer
 from madoguchi.routing.offers import do_expire_due, do_make_offer
-from madoguchi.routing.queries import load_snapshot, next_offer_deadline
-from madoguchi.routing.router import Router
+from madoguchi.routing.overflow import overflow_moves
+from madoguchi.routing.policy import hours_of, overflow_of
+from madoguchi.routing.position import LinePosition, positions
+from madoguchi.routing.queries import (
+    aht_by_queue,
+    customer_topics,
+    load_snapshot,
+    next_offer_deadline,
+    overflow_hops,
+    queue_rows,
+    wrap_up_overdue,
+)
+from madoguchi.routing.router import Router, Snapshot
+from madoguchi.routing.states import OfferState
 
 logger = logging.getLogger(__name__)
 
 WAKE_ON = frozenset({"contact.changed", "agent.state_changed", "queue.changed", "offer.closed"})
 IDLE_TICK_S = 1.0
+AHT_REFRESH_S = 60.0
 
 
 class RouterRunner:
-    def __init__(self, db: Database, router: Router, *, offer_timeout_s: float, lease: Lease) -> None:
+    def __init__(self, db: Database, router: Router, *, offer_timeout_s: float, lease: Lease,
+                 missed_limit: int = 0, timezone: str = "UTC") -> None:
         self.db = db
         self.router = router
         self.offer_timeout_s = offer_timeout_s
+        self.missed_limit = missed_limit
+        self.zone = ZoneInfo(timezone)
         self.lease = lease
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: object = None
         self.steps = 0
+        self.positions: dict[int, LinePosition] = {}
+        self._aht: dict[int, float] = {}
+        self._aht_at: datetime | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -53,19 +80,66 @@ class RouterRunner:
         await self.lease.release()
 
     async def step(self) -> float:
-        """Expire, decide, offer. Returns seconds until the next offer deadline (capped)."""
+        """Expire lapsed offers, close overdue wrap-ups, overflow, decide, offer; then tell waiting
+        customers where they stand. Returns seconds until the next deadline (capped)."""
         async with self.db.uow() as uow:
-            await do_expire_due(uow)
-            snapshot = await load_snapshot(uow.session, uow.clock.now())
+            now = uow.clock.now()
+            await do_expire_due(uow, missed_limit=self.missed_limit)
+            for contact_id in await wrap_up_overdue(uow.session, now):
+                contact = await get_contact(uow, contact_id)
+                await do_auto_wrap_up(uow, contact=contact)
+            snapshot = await load_snapshot(uow.session, now)
+            if await self._overflow(uow, snapshot):
+                snapshot = await load_snapshot(uow.session, now)
             for decision in self.router.decide(snapshot):
                 await do_make_offer(uow, decision=decision, default_timeout_s=self.offer_timeout_s)
             await uow.session.flush()
             deadline = await next_offer_deadline(uow.session)
-            now = uow.clock.now()
+            await self._announce_positions(uow, snapshot, now)
         self.steps += 1
         if deadline is None:
             return IDLE_TICK_S
         return max(0.01, min(IDLE_TICK_S, (as_utc(deadline) - now).total_seconds()))
+
+    async def _overflow(self, uow: UnitOfWork, snapshot: Snapshot) -> bool:
+        queues = await queue_rows(uow.session)
+        rules = {qid: overflow_of(q) for qid, q in queues.items() if q.overflow}
+        if not rules or not snapshot.contacts:
+            return False
+        open_now = {}
+        for qid, queue in queues.items():
+            hours = hours_of(queue)
+            open_now[qid] = hours.is_open(snapshot.now, self.zone) if hours else True
+        hops = await overflow_hops(uow.session, [c.contact_id for c in snapshot.contacts])
+        moves = overflow_moves(snapshot, rules, open_now, hops, set(queues))
+        for move in moves:
+            await do_overflow(uow, contact_id=move.contact_id, to_queue=queues[move.to_queue_id], reason=move.reason)
+        if moves:
+            await uow.session.flush()
+        return bool(moves)
+
+    async def _announce_positions(self, uow: UnitOfWork, snapshot: Snapshot, now: datetime) -> None:
+        """Ephemeral ``queue.position`` events to customers whose place or estimate changed."""
+        if self._aht_at is None or (now - self._aht_at).total_seconds() > AHT_REFRESH_S:
+            self._aht = await aht_by_queue(uow.session)
+            self._aht_at = now
+        # Contacts just offered are not in line any more.
+        pending = set((await uow.session.scalars(select(Offer.contact_id).where(
+            Offer.state == OfferState.PENDING))).all())
+        in_line = Snapshot(now=now, contacts=tuple(c for c in snapshot.contacts if c.contact_id not in pending),
+                           agents=snapshot.agents, queues=snapshot.queues)
+        current = positions(in_line, self._aht)
+        changed = [p for cid, p in current.items() if self.positions.get(cid) != p]
+        self.positions = current
+        topics = await customer_topics(uow.session, [p.contact_id for p in changed])
+        for p in changed:
+            topic = topics.get(p.contact_id)
+            if topic is None:
+                continue
+            uow.emit(Event("queue.position", {
+                "contact_id": p.contact_id, "queue_id": p.queue_id, "position": p.position,
+                "estimated_wait_s": round(p.estimated_wait_s) if p.estimated_wait_s is not None else None},
+                (topic,), durable=False))
 
     async def _run(self) -> None:
         while True:
