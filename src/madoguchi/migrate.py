@@ -25,5 +25,19 @@ async def migrate(engine: AsyncEngine, revision: str = "heads") -> None:
     def upgrade(connection: Connection) -> None:
         command.upgrade(alembic_config(connection), revision)
 
+    if engine.dialect.name == "sqlite":
+        # SQLite alters a table by rebuilding it (Alembic's batch mode), which drops the old table:
+        # with foreign keys enforced that fails on any table others refer to. Enforcement goes off
+        # for the migration (a pragma only works outside a transaction, and pysqlite begins one
+        # lazily), then the whole database is checked before it comes back on.
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.run_sync(upgrade)
+            await conn.commit()
+            broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).fetchall()
+            await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"migration left foreign keys broken: {broken[:5]}")
+        return
     async with engine.begin() as conn:
         await conn.run_sync(upgrade)

@@ -89,7 +89,7 @@ class QueueRouting(BaseModel):
     overflow: list[OverflowRule] | None = Field(default=None, max_length=10)
     priority_step_s: int | None = Field(default=None, ge=1, le=86_400)
     sticky_window_s: int | None = Field(default=None, ge=0, le=90 * 86_400)
-    wrap_up_limit_s: int | None = Field(default=None, ge=5, le=86_400)
+    wrap_up_limit_s: int | None = Field(default=None, ge=1, le=86_400)
     default_aht_s: int | None = Field(default=None, ge=1, le=86_400)
     hours: OpeningHours | None = None
 

@@ -16,6 +16,7 @@ from madoguchi.identity.models import User
 from madoguchi.kernel.clock import as_utc
 from madoguchi.routing.models import Offer, Queue, QueueMember
 from madoguchi.routing.policy import policy_of
+from madoguchi.routing.position import LinePosition, positions
 from madoguchi.routing.router import AgentSnapshot, Snapshot, WaitingContact
 from madoguchi.routing.schemas import QueueOut
 from madoguchi.routing.states import OfferState
@@ -120,7 +121,11 @@ async def list_queues(session: AsyncSession, now: datetime) -> list[QueueOut]:
             longest = max(0.0, (now - as_utc(oldest)).total_seconds())
         out.append(QueueOut(id=q.id, name=q.name, name_ja=q.name_ja, priority=q.priority,
                             service_level_s=q.service_level_s, offer_timeout_s=q.offer_timeout_s,
-                            agent_ids=sorted(members.get(q.id, [])), waiting=n, longest_wait_s=longest))
+                            agent_ids=sorted(members.get(q.id, [])), waiting=n, longest_wait_s=longest,
+                            strategy=q.strategy, requirements=q.requirements or [], relaxation=q.relaxation or [],
+                            overflow=q.overflow or [], priority_step_s=q.priority_step_s,
+                            sticky_window_s=q.sticky_window_s, wrap_up_limit_s=q.wrap_up_limit_s,
+                            default_aht_s=q.default_aht_s, hours=q.hours))
     return out
 
 
@@ -143,9 +148,13 @@ async def overflow_hops(session: AsyncSession, contact_ids: list[int]) -> dict[i
     return {cid: int(n) for cid, n in rows.all()}
 
 
+async def default_aht(session: AsyncSession) -> dict[int, float]:
+    return {qid: float(aht) for qid, aht in (await session.execute(select(Queue.id, Queue.default_aht_s))).all()}
+
+
 async def aht_by_queue(session: AsyncSession, sample: int = 50) -> dict[int, float]:
-    """Recent handle time per queue (accept → end), for wait estimates; queues with no history use
-    their configured default."""
+    """Recent handle time per queue (accept → end), for wait estimates; only queues with history
+    (the others use their configured default, see ``default_aht``)."""
     out: dict[int, float] = {}
     for queue in (await session.scalars(select(Queue))).all():
         rows = (await session.execute(
@@ -153,7 +162,8 @@ async def aht_by_queue(session: AsyncSession, sample: int = 50) -> dict[int, flo
                 Contact.queue_id == queue.id, Contact.accepted_at.is_not(None), Contact.ended_at.is_not(None))
             .order_by(Contact.id.desc()).limit(sample))).all()
         spans = [(as_utc(end) - as_utc(start)).total_seconds() for start, end in rows if start and end]
-        out[queue.id] = sum(spans) / len(spans) if spans else float(queue.default_aht_s)
+        if spans:
+            out[queue.id] = sum(spans) / len(spans)
     return out
 
 
@@ -171,3 +181,17 @@ async def customer_topics(session: AsyncSession, contact_ids: list[int]) -> dict
     rows = await session.execute(select(Contact.id, Contact.customer_topic).where(
         Contact.id.in_(contact_ids), Contact.customer_topic.is_not(None)))
     return {cid: topic for cid, topic in rows.all() if topic}
+
+
+async def position_of(session: AsyncSession, contact_id: int, now: datetime) -> LinePosition | None:
+    """Computed from the database, so any instance answers (the router may run elsewhere)."""
+    contact = await session.get(Contact, contact_id)
+    if contact is None or contact.state != ContactState.QUEUED or contact.queue_id is None:
+        return None
+    snapshot = await load_snapshot(session, now)
+    pending = set((await session.scalars(select(Offer.contact_id).where(Offer.state == OfferState.PENDING))).all())
+    line = Snapshot(now=now, contacts=tuple(c for c in snapshot.contacts
+                                            if c.queue_id == contact.queue_id and c.contact_id not in pending),
+                    agents=snapshot.agents, queues=snapshot.queues)
+    aht = {**(await default_aht(session)), **(await aht_by_queue(session))}.get(contact.queue_id, 300.0)
+    return positions(line, {contact.queue_id: aht}).get(contact_id)

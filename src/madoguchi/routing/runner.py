@@ -26,6 +26,7 @@ from madoguchi.routing.position import LinePosition, positions
 from madoguchi.routing.queries import (
     aht_by_queue,
     customer_topics,
+    default_aht,
     load_snapshot,
     next_offer_deadline,
     overflow_hops,
@@ -128,7 +129,7 @@ class RouterRunner:
             Offer.state == OfferState.PENDING))).all())
         in_line = Snapshot(now=now, contacts=tuple(c for c in snapshot.contacts if c.contact_id not in pending),
                            agents=snapshot.agents, queues=snapshot.queues)
-        current = positions(in_line, self._aht)
+        current = positions(in_line, {**(await default_aht(uow.session)), **self._aht})
         changed = [p for cid, p in current.items() if self.positions.get(cid) != p]
         self.positions = current
         topics = await customer_topics(uow.session, [p.contact_id for p in changed])

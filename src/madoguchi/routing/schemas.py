@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +27,29 @@ class QueueOut(BaseModel):
     agent_ids: list[int]
     waiting: int
     longest_wait_s: float | None
+    strategy: str = "longest_idle"
+    requirements: list[dict[str, Any]] = []
+    relaxation: list[dict[str, Any]] = []
+    overflow: list[dict[str, Any]] = []
+    priority_step_s: int = 60
+    sticky_window_s: int | None = None
+    wrap_up_limit_s: int | None = None
+    default_aht_s: int = 300
+    hours: dict[str, Any] | None = None
+
+
+class TransferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queue_id: int | None = None
+    agent_id: int | None = None
+
+
+class PositionOut(BaseModel):
+    contact_id: int
+    queue_id: int
+    position: int
+    estimated_wait_s: float | None
 
 
 class QueueMembersIn(BaseModel):

@@ -13,6 +13,7 @@ from madoguchi.db.uow import Database
 from madoguchi.identity.actions import token_digest
 from madoguchi.identity.models import User
 from madoguchi.kernel.errors import NotFound
+from madoguchi.routing.queries import position_of
 
 
 async def session_state(db: Database, session_id: int, token: str) -> WidgetSessionOut:
@@ -30,6 +31,7 @@ async def session_state(db: Database, session_id: int, token: str) -> WidgetSess
         if contact is not None and contact.agent_id is not None:
             agent_name = await session.scalar(select(User.display_name).where(User.id == contact.agent_id))
         messages = await messages_of(session, contact.id, include_notes=False) if contact else []
+        place = await position_of(session, contact.id, db.clock.now()) if contact else None
     return WidgetSessionOut(token=token, session_id=ws.id, visitor_id=ws.visitor_id,
                             customer_id=customer.id if customer else ws.customer_id,
                             # Only what this visitor typed, or a signed identity's profile: a claimed
@@ -38,7 +40,9 @@ async def session_state(db: Database, session_id: int, token: str) -> WidgetSess
                                                             else None),
                             contact_id=contact.id if contact else None,
                             contact_state=contact.state if contact else None, agent_name=agent_name,
-                            messages=messages, last_event_id=last)
+                            messages=messages, last_event_id=last,
+                            queue_position=place.position if place else None,
+                            estimated_wait_s=place.estimated_wait_s if place else None)
 
 
 async def current_contact_for(session: AsyncSession, token: str) -> Contact | None:

@@ -52,6 +52,8 @@ class WidgetSessionOut(BaseModel):
     agent_name: str | None
     messages: list[MessageOut]
     last_event_id: int
+    queue_position: int | None = None
+    estimated_wait_s: float | None = None
 
 
 class WidgetMessageIn(BaseModel):

@@ -150,7 +150,13 @@
     for (const m of data.messages) render(m);
     statusNote = data.contact_state === "queued" || data.contact_state === "offered" ? t("widget.waiting")
       : data.contact_state === "ended" || data.contact_state === "closed" ? t("widget.ended") : "";
+    if (data.queue_position) statusNote = positionText(data.queue_position, data.estimated_wait_s);
     setStatus();
+  }
+
+  function positionText(position, waitS) {
+    if (waitS == null) return t("widget.position", { position });
+    return t("widget.position_wait", { position, minutes: Math.max(1, Math.round(waitS / 60)) });
   }
 
   function connect() {
@@ -185,6 +191,9 @@
     } else if (frame.type === "contact.changed") {
       statusNote = data.state === "queued" || data.state === "offered" ? t("widget.waiting")
         : data.state === "ended" || data.state === "closed" || data.state === "abandoned" ? t("widget.ended") : "";
+      setStatus();
+    } else if (frame.type === "queue.position") {
+      statusNote = positionText(data.position, data.estimated_wait_s);
       setStatus();
     }
   }
