@@ -16,4 +16,6 @@ async def healthz(ctx: CtxDep) -> JSONResponse:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach the database means "not healthy"
         return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    # "active": this instance runs the router now; "standby": another instance holds the lease.
+    router = "active" if ctx.settings.router_enabled and ctx.router.lease.held and ctx.router.steps else "standby"
+    return JSONResponse({"status": "ok", "database": "ok", "router": router})
