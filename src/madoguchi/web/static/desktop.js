@@ -191,6 +191,7 @@
     const live = contact.state === "active" || contact.state === "held";
     $("composer").classList.toggle("hidden", !live && contact.state !== "ended");
     $("end-contact").classList.toggle("hidden", !live);
+    $("transfer").classList.toggle("hidden", !live);
     $("wrap-up").classList.toggle("hidden", contact.state !== "ended");
   }
 
@@ -236,6 +237,25 @@
     lastTypingSent = Date.now();
     rt.cast({ op: "typing", contact_id: current.contact.id, active: true });
   });
+
+  $("transfer-contact").addEventListener("click", async () => {
+    if (!current || !$("transfer-queue").value) return;
+    try {
+      await api("POST", "/api/v1/contacts/" + current.contact.id + "/transfer", { queue_id: Number($("transfer-queue").value) });
+      current = null;
+      $("conversation-body").classList.add("hidden");
+      $("conversation-empty").classList.remove("hidden");
+      $("customer").innerHTML = "";
+      $("timeline").innerHTML = "";
+      await loadContacts();
+    } catch (err) { showError(err); }
+  });
+
+  async function loadQueues() {
+    const queues = await api("GET", "/api/v1/queues");
+    $("transfer-queue").innerHTML = queues.map((q) => '<option value="' + q.id + '">' +
+      esc(boot.lang === "ja" && q.name_ja ? q.name_ja : q.name) + "</option>").join("");
+  }
 
   $("end-contact").addEventListener("click", async () => {
     if (!current) return;
@@ -324,5 +344,6 @@
 
   loadMe().catch(showError);
   loadDispositions().catch(showError);
+  loadQueues().catch(showError);
   window.MdgDesktop = { rt, openContact };
 })();
