@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(BIN)/madoguchi serve --demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
