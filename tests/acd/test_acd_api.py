@@ -208,3 +208,22 @@ async def test_sticky_agent_and_wrap_up_limit(server: RunningServer, clients: Cl
     assert sticky["data"]["agent_id"] == usual.id
     for sock in (visitor, again, usual_sock, other_sock):
         await sock.close()
+
+
+async def test_hold_and_resume(server: RunningServer, clients: Clients) -> None:
+    admin = await clients().login("admin@demo.madoguchi.test")
+    agent = clients()
+    sock = await agent_on_duty(server, agent, "ken@demo.madoguchi.test")
+    queue = await _queue(admin, "Holdable", [agent.id])
+    visitor, contact_id = await _chat(server, admin, queue["id"], "Held Hana")
+    offer = await sock.event("offer.created", contact_id=contact_id)
+    await agent.call("POST", f"/api/v1/offers/{offer['data']['offer_id']}/accept", expect=200)
+    held = await agent.call("POST", f"/api/v1/contacts/{contact_id}/hold", expect=200)
+    assert held["state"] == "held"
+    again = await agent.call("POST", f"/api/v1/contacts/{contact_id}/hold", expect=409)
+    assert again["error_id"] == "illegal_transition"
+    assert (await agent.call("POST", f"/api/v1/contacts/{contact_id}/resume", expect=200))["state"] == "active"
+    events = await _events(server, contact_id)
+    assert events[-2:] == ["held", "resumed"]
+    await sock.close()
+    await visitor.close()

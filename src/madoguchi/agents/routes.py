@@ -67,6 +67,22 @@ async def set_agent_routing(agent_id: int, body: AgentRoutingIn, ctx: CtxDep,
     return await _agent_out(ctx, agent_id)
 
 
+@router.post("/contacts/{contact_id}/hold", response_model=ContactOut)
+async def hold_contact(contact_id: int, ctx: CtxDep,
+                       user: Annotated[User, require(Perm.HANDLE_CONTACTS)]) -> ContactOut:
+    async with ctx.db.uow() as uow:
+        contact = await work.check_hold(uow, actor=user, contact_id=contact_id, hold=True)
+    return ContactOut.model_validate(contact)
+
+
+@router.post("/contacts/{contact_id}/resume", response_model=ContactOut)
+async def resume_contact(contact_id: int, ctx: CtxDep,
+                         user: Annotated[User, require(Perm.HANDLE_CONTACTS)]) -> ContactOut:
+    async with ctx.db.uow() as uow:
+        contact = await work.check_hold(uow, actor=user, contact_id=contact_id, hold=False)
+    return ContactOut.model_validate(contact)
+
+
 @router.post("/contacts/{contact_id}/end", response_model=ContactOut)
 async def end_contact(contact_id: int, ctx: CtxDep,
                       user: Annotated[User, require(Perm.HANDLE_CONTACTS)]) -> ContactOut:

@@ -62,3 +62,15 @@ async def do_auto_wrap_up(uow: UnitOfWork, *, contact: Contact) -> None:
     if contact.agent_id is not None:
         await uow.session.flush()
         await do_sync_work(uow, agent_id=contact.agent_id)
+
+
+async def check_hold(uow: UnitOfWork, *, actor: User, contact_id: int, hold: bool) -> Contact:
+    """Put a live contact on hold or take it off; hold time counts in handle time (KPI.md)."""
+    contact = await get_contact(uow, contact_id)
+    if contact.agent_id != actor.id:
+        raise PermissionDenied("you are not handling this contact")
+    if hold:
+        do_move(uow, contact, Move.HOLD, event_type="held", agent_id=actor.id)
+    else:
+        do_move(uow, contact, Move.RESUME, event_type="resumed", agent_id=actor.id)
+    return contact
