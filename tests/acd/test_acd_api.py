@@ -227,3 +227,27 @@ async def test_hold_and_resume(server: RunningServer, clients: Clients) -> None:
     assert events[-2:] == ["held", "resumed"]
     await sock.close()
     await visitor.close()
+
+
+async def test_vip_customer_jumps_the_line(server: RunningServer, clients: Clients) -> None:
+    admin = await clients().login("admin@demo.madoguchi.test")
+    agent = clients()
+    await agent.login("tanaka@demo.madoguchi.test")
+    queue = await _queue(admin, "VIP line", [agent.id])
+    await agent.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "break", "reason": "meeting"})
+    regular, regular_id = await _chat(server, admin, queue["id"], "Regular")
+    vip, vip_id = await _chat(server, admin, queue["id"], "Very Important")
+    detail = await admin.call("GET", f"/api/v1/contacts/{vip_id}", expect=200)
+    bad = await agent.call("PATCH", f"/api/v1/customers/{detail['customer']['id']}", expect=422,
+                           json={"attributes": {"priority": "high"}})
+    assert bad["error_id"] == "invalid_input"
+    updated = await agent.call("PATCH", f"/api/v1/customers/{detail['customer']['id']}", expect=200,
+                               json={"attributes": {"priority": 5, "tier": "gold"}})
+    assert updated["attributes"]["priority"] == 5
+    assert (await admin.call("GET", f"/api/v1/contacts/{vip_id}/position", expect=200))["position"] == 1
+    assert (await admin.call("GET", f"/api/v1/contacts/{regular_id}/position", expect=200))["position"] == 2
+    sock = await agent_on_duty(server, agent, "tanaka@demo.madoguchi.test")
+    first = await sock.event("offer.created")
+    assert first["data"]["contact_id"] == vip_id
+    for closeable in (sock, regular, vip):
+        await closeable.close()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from madoguchi.customers.models import Customer, Identity
+from madoguchi.customers.schemas import CustomerUpdate
 from madoguchi.db.uow import UnitOfWork
+from madoguchi.identity.audit import do_audit
+from madoguchi.identity.models import User
 from madoguchi.kernel.errors import NotFound
 
 
@@ -83,3 +86,17 @@ def do_update_profile(uow: UnitOfWork, *, customer: Customer, display_name: str 
     if email and not customer.email:
         customer.email = email
     customer.updated_at = uow.clock.now()
+
+
+async def check_update_customer(uow: UnitOfWork, *, actor: User, customer_id: int, data: CustomerUpdate) -> Customer:
+    customer = await root_customer(uow, customer_id)
+    changes = data.model_dump(exclude_unset=True)
+    for field_name in ("display_name", "phone", "language"):
+        if field_name in changes:
+            setattr(customer, field_name, changes[field_name])
+    if data.attributes is not None:
+        merged = {**(customer.attributes or {}), **data.attributes}
+        customer.attributes = {k: v for k, v in merged.items() if v is not None}
+    customer.updated_at = uow.clock.now()
+    do_audit(uow, actor=actor, action="customer.updated", target=f"customer:{customer.id}", **changes)
+    return customer

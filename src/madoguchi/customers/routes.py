@@ -5,8 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from madoguchi.api.deps import CtxDep, require
-from madoguchi.customers import queries
-from madoguchi.customers.schemas import CustomerOut
+from madoguchi.customers import actions, queries
+from madoguchi.customers.schemas import CustomerOut, CustomerUpdate
 from madoguchi.identity.models import User
 from madoguchi.identity.permissions import Perm
 
@@ -25,5 +25,16 @@ async def list_customers(ctx: CtxDep, _user: Annotated[User, require(Perm.READ_C
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
 async def get_customer(customer_id: int, ctx: CtxDep,
                        _user: Annotated[User, require(Perm.READ_CUSTOMERS)]) -> CustomerOut:
+    async with ctx.db.read() as session:
+        return await queries.get_profile(session, customer_id)
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerOut)
+async def update_customer(customer_id: int, body: CustomerUpdate, ctx: CtxDep,
+                          user: Annotated[User, require(Perm.HANDLE_CONTACTS)]) -> CustomerOut:
+    """Correct the profile; ``attributes.priority`` makes a VIP (routing priority of their contacts)."""
+    async with ctx.db.uow() as uow:
+        customer = await actions.check_update_customer(uow, actor=user, customer_id=customer_id, data=body)
+        customer_id = customer.id
     async with ctx.db.read() as session:
         return await queries.get_profile(session, customer_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,7 @@ from madoguchi.agents.models import AgentProfile
 from madoguchi.channels.base import capacity_class
 from madoguchi.contacts.models import Contact, ContactEvent
 from madoguchi.contacts.states import HANDLING_STATES, ContactState
+from madoguchi.customers.models import Customer
 from madoguchi.identity.models import User
 from madoguchi.kernel.clock import as_utc
 from madoguchi.routing.models import Offer, Queue, QueueMember
@@ -20,6 +22,14 @@ from madoguchi.routing.position import LinePosition, positions
 from madoguchi.routing.router import AgentSnapshot, Snapshot, WaitingContact
 from madoguchi.routing.schemas import QueueOut
 from madoguchi.routing.states import OfferState
+
+
+def customer_priority(attributes: dict[str, Any]) -> int:
+    """A customer marked with a ``priority`` attribute (VIP) passes it to their contacts."""
+    try:
+        return max(-100, min(100, int(attributes.get("priority", 0))))
+    except (TypeError, ValueError):
+        return 0
 
 
 async def members_by_agent(session: AsyncSession) -> dict[int, list[int]]:
@@ -54,6 +64,11 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
                     .order_by(Contact.ended_at))).all():
                 if last_agent is not None and ended_at is not None:
                     sticky[customer_id] = (last_agent, as_utc(ended_at))  # the latest wins
+    vip: dict[int, int] = {}
+    if waiting:
+        for customer_id, attributes in (await session.execute(select(Customer.id, Customer.attributes).where(
+                Customer.id.in_({c.customer_id for c in waiting})))).all():
+            vip[customer_id] = customer_priority(attributes or {})
     contacts = []
     for c in waiting:
         queue = queues.get(c.queue_id) if c.queue_id is not None else None
@@ -63,7 +78,8 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
             sticky_until = last_end + timedelta(seconds=queue.sticky_window_s)
         contacts.append(WaitingContact(
             contact_id=c.id, queue_id=c.queue_id or 0, channel=capacity_class(c.channel_kind),
-            enqueued_at=as_utc(c.enqueued_at) if c.enqueued_at else now, priority=c.priority,
+            enqueued_at=as_utc(c.enqueued_at) if c.enqueued_at else now,
+            priority=c.priority or vip.get(c.customer_id, 0),
             queue_priority=queue.priority if queue else 0, declined_by=frozenset(declined.get(c.id, ())),
             sticky_agent_id=sticky_agent, sticky_until=sticky_until,
             # A named agent who declined or missed it: back to anyone in the queue.
