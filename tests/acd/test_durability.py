@@ -30,9 +30,10 @@ class ServerProcess:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
+        # Listeners on fixed ports (SMTP, SIP) are off: several servers run side by side here.
         self.env = {**os.environ, "MADOGUCHI_DATABASE_URL": db_url, "MADOGUCHI_LOG_LEVEL": "WARNING",
-                    "MADOGUCHI_REDIS_URL": "", **env}
-        self.env.pop("MADOGUCHI_REDIS_URL")
+                    "MADOGUCHI_SMTP_PORT": "off", "MADOGUCHI_SIP_PORT": "off", **env}
+        self.env.pop("MADOGUCHI_REDIS_URL", None)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def _launch(self) -> None:
