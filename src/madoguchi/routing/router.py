@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -168,10 +168,28 @@ def requirements_of(contact: WaitingContact, policy: QueuePolicy, now: datetime)
     return requirements, scope
 
 
+Line = tuple[int, str]  # (queue id, class of work)
+
+
+class _LineState:
+    """One queue's contacts of one class of work: in rank order, and by arrival (for the oldest)."""
+
+    __slots__ = ("by_arrival", "custom", "ranked")
+
+    def __init__(self) -> None:
+        self.ranked: list[tuple[float, int]] = []
+        self.by_arrival: list[tuple[float, int]] = []
+        self.custom = 0  # contacts with their own requirements
+
+
 class AcdRouter:
     """Skills-based router with per-queue strategies, priority with aging, skill relaxation,
-    sticky agents and named-agent transfers. Keeps indexes so a decision costs little even with
-    thousands of contacts in line: only queues with a free eligible agent are looked at."""
+    sticky agents and named-agent transfers.
+
+    It keeps indexes so one decision costs little with thousands of contacts waiting: contacts in
+    a sorted line per (queue, class of work), and the free agents who could take a class of work
+    now, per queue and overall. A decision step walks only the lines that some free agent could
+    serve, in rank order, and drops a line the moment nobody free is left for it."""
 
     def __init__(self) -> None:
         self._clear()
@@ -179,21 +197,31 @@ class AcdRouter:
     def _clear(self) -> None:
         self.policies: dict[int, QueuePolicy] = {}
         self._contacts: dict[int, WaitingContact] = {}
-        self._lines: dict[int, list[tuple[float, int]]] = {}
+        self._keys: dict[int, tuple[float, int]] = {}
+        self._lines: dict[Line, _LineState] = {}
         self._agents: dict[int, AgentSnapshot] = {}
-        self._members: dict[int, set[int]] = {}          # queue → agent ids
-        self._team_of_queue: dict[int, set[int]] = {}     # queue → team ids of its members
-        self._free: set[int] = set()
-        self._rr: dict[int, int] = {}                     # round-robin pointer per queue: last agent id
-        self._targeted: dict[int, WaitingContact] = {}    # transfers to a named agent
+        self._members: dict[int, set[int]] = {}              # queue → agent ids
+        self._team_of_queue: dict[int, set[int]] = {}         # queue → team ids of its members
+        self._free_line: dict[Line, set[int]] = {}            # (queue, class) → free agents able to take it
+        self._free_class: dict[str, set[int]] = {}            # class → free agents able to take it
+        self._free_for: dict[int, set[str]] = {}              # agent → classes they can take now
+        self._rr: dict[int, int] = {}                         # round-robin pointer per queue
+        self._targeted: dict[int, WaitingContact] = {}        # transfers to a named agent
+        self._wide_queues: set[int] = set()                   # relaxation reaching beyond members
+        self._classes_of_queue: dict[int, set[str]] = {}      # queue → classes with a line
 
     # -- state ------------------------------------------------------------------------------------
     def set_policy(self, policy: QueuePolicy) -> None:
         old = self.policies.get(policy.queue_id)
         self.policies[policy.queue_id] = policy
-        if old is not None and (old.priority_step_s != policy.priority_step_s):
-            line = [line_key(self._contacts[cid], policy) for _, cid in self._lines.get(policy.queue_id, [])]
-            self._lines[policy.queue_id] = sorted(line)
+        if any(step.scope != Scope.QUEUE for step in policy.relaxation):
+            self._wide_queues.add(policy.queue_id)
+        else:
+            self._wide_queues.discard(policy.queue_id)
+        if old is not None and old.priority_step_s != policy.priority_step_s:
+            for contact in [c for c in self._contacts.values() if c.queue_id == policy.queue_id]:
+                self.remove_contact(contact.contact_id)
+                self.add_contact(contact)
 
     def policy(self, queue_id: int) -> QueuePolicy:
         return self.policies.get(queue_id) or QueuePolicy(queue_id=queue_id)
@@ -201,45 +229,69 @@ class AcdRouter:
     def add_contact(self, contact: WaitingContact) -> None:
         if contact.contact_id in self._contacts:
             self.remove_contact(contact.contact_id)
+        key = line_key(contact, self.policy(contact.queue_id))
         self._contacts[contact.contact_id] = contact
+        self._keys[contact.contact_id] = key
         if contact.target_agent_id is not None:
             self._targeted[contact.contact_id] = contact
-        bisect.insort(self._lines.setdefault(contact.queue_id, []), line_key(contact, self.policy(contact.queue_id)))
+        line = self._lines.get((contact.queue_id, contact.channel))
+        if line is None:
+            line = self._lines[(contact.queue_id, contact.channel)] = _LineState()
+            self._classes_of_queue.setdefault(contact.queue_id, set()).add(contact.channel)
+        bisect.insort(line.ranked, key)
+        bisect.insort(line.by_arrival, (_ts(contact.enqueued_at), contact.contact_id))
+        if contact.requirements is not None:
+            line.custom += 1
 
     def remove_contact(self, contact_id: int) -> WaitingContact | None:
         contact = self._contacts.pop(contact_id, None)
         if contact is None:
             return None
+        key = self._keys.pop(contact_id)
         self._targeted.pop(contact_id, None)
-        line = self._lines.get(contact.queue_id, [])
-        key = line_key(contact, self.policy(contact.queue_id))
-        at = bisect.bisect_left(line, key)
-        if at < len(line) and line[at] == key:
-            del line[at]
+        line = self._lines[(contact.queue_id, contact.channel)]
+        _discard(line.ranked, key)
+        _discard(line.by_arrival, (_ts(contact.enqueued_at), contact_id))
+        if contact.requirements is not None:
+            line.custom -= 1
         return contact
 
     def put_agent(self, agent: AgentSnapshot) -> None:
         old = self._agents.get(agent.agent_id)
-        if old is not None and (old.queue_ids != agent.queue_ids or old.team_id != agent.team_id):
-            self._unindex(old)
-            old = None
+        if old is not None:
+            self._unfree(old)
+            if old.queue_ids != agent.queue_ids or old.team_id != agent.team_id:
+                self._unindex(old)
+                old = None
         self._agents[agent.agent_id] = agent
         if old is None:
             for q in agent.queue_ids:
                 self._members.setdefault(q, set()).add(agent.agent_id)
                 if agent.team_id is not None:
                     self._team_of_queue.setdefault(q, set()).add(agent.team_id)
-        if agent.state in ROUTABLE_STATES and not agent.pending_offer and any(
-                agent.can_take(ch) for ch in agent.capacity):
-            self._free.add(agent.agent_id)
-        else:
-            self._free.discard(agent.agent_id)
+        self._refree(agent)
 
     def remove_agent(self, agent_id: int) -> None:
         agent = self._agents.pop(agent_id, None)
         if agent is not None:
+            self._unfree(agent)
             self._unindex(agent)
-        self._free.discard(agent_id)
+
+    def _refree(self, agent: AgentSnapshot) -> None:
+        classes = {ch for ch in agent.capacity if agent.can_take(ch)}
+        if not classes:
+            return
+        self._free_for[agent.agent_id] = classes
+        for ch in classes:
+            self._free_class.setdefault(ch, set()).add(agent.agent_id)
+            for q in agent.queue_ids:
+                self._free_line.setdefault((q, ch), set()).add(agent.agent_id)
+
+    def _unfree(self, agent: AgentSnapshot) -> None:
+        for ch in self._free_for.pop(agent.agent_id, ()):
+            self._free_class.get(ch, set()).discard(agent.agent_id)
+            for q in agent.queue_ids:
+                self._free_line.get((q, ch), set()).discard(agent.agent_id)
 
     def _unindex(self, agent: AgentSnapshot) -> None:
         for q in agent.queue_ids:
@@ -250,7 +302,8 @@ class AcdRouter:
                 self._team_of_queue[q] = {t for t in teams if t is not None}
 
     def waiting(self, queue_id: int) -> list[WaitingContact]:
-        return [self._contacts[cid] for _, cid in self._lines.get(queue_id, [])]
+        keys = sorted(k for (q, _), line in self._lines.items() if q == queue_id for k in line.ranked)
+        return [self._contacts[cid] for _, cid in keys]
 
     def agent(self, agent_id: int) -> AgentSnapshot | None:
         return self._agents.get(agent_id)
@@ -261,9 +314,11 @@ class AcdRouter:
         return self.decide_now(snapshot.now)
 
     def reset(self, snapshot: Snapshot) -> None:
+        rr = self._rr
         self._clear()
+        self._rr = rr  # the round-robin pointer outlives a rebuild from the database
         for policy in snapshot.queues.values():
-            self.policies[policy.queue_id] = policy
+            self.set_policy(policy)
         for agent in snapshot.agents:
             self.put_agent(agent)
         for contact in snapshot.contacts:
@@ -290,87 +345,133 @@ class AcdRouter:
             for a in candidates:
                 if a.agent_id == sticky:
                     return a
+        if len(candidates) == 1:
+            return candidates[0]
         strategy = policy.strategy
-
-        def declined(a: AgentSnapshot) -> bool:
-            return a.agent_id in contact.declined_by
+        declined = contact.declined_by
 
         if strategy == Strategy.MOST_SKILLED:
             def skill_sum(a: AgentSnapshot) -> int:
                 return sum(a.skills.get(r.skill, 0) for r in requirements) if requirements else sum(a.skills.values())
-            return min(candidates, key=lambda a: (declined(a), -skill_sum(a), a.total_load(),
+            return min(candidates, key=lambda a: (a.agent_id in declined, -skill_sum(a), a.total_load(),
                                                   a.idle_since or _EPOCH, a.agent_id))
         if strategy == Strategy.LEAST_OCCUPIED:
-            return min(candidates, key=lambda a: (declined(a), a.total_load(), a.occupancy,
+            return min(candidates, key=lambda a: (a.agent_id in declined, a.total_load(), a.occupancy,
                                                   a.idle_since or _EPOCH, a.agent_id))
         if strategy == Strategy.ROUND_ROBIN:
             last = self._rr.get(contact.queue_id, -1)
             # The next agent id after the last one served, wrapping around.
-            return min(candidates, key=lambda a: (declined(a), a.agent_id <= last, a.agent_id))
-        return min(candidates, key=lambda a: (declined(a), a.total_load(), a.idle_since or _EPOCH, a.agent_id))
+            return min(candidates, key=lambda a: (a.agent_id in declined, a.agent_id <= last, a.agent_id))
+        return min(candidates, key=lambda a: (a.agent_id in declined, a.total_load(), a.idle_since or _EPOCH,
+                                              a.agent_id))
 
-    def _free_for_queue(self, queue_id: int) -> list[int]:
-        members = self._members.get(queue_id)
-        if not members:
-            return []
-        return [a for a in members if a in self._free]
+    def _pool(self, line: Line, now: datetime) -> set[int] | None:
+        """The free agents who might serve some contact of this line now, or None when nobody can
+        (then the whole line is skipped). Relaxation only ever applies to contacts that have
+        waited long enough, and the line's oldest contact has waited longest."""
+        state = self._lines.get(line)
+        if state is None or not state.ranked:
+            return None
+        queue_id, channel = line
+        policy = self.policy(queue_id)
+        waited = now.timestamp() - state.by_arrival[0][0]
+        steps = [s for s in policy.relaxation if waited >= s.after_s]
+        wide = any(s.scope != Scope.QUEUE for s in steps)
+        pool = self._free_class.get(channel) if wide else self._free_line.get(line)
+        if not pool:
+            return None
+        if state.custom:
+            return pool  # contacts with their own requirements: no shortcut
+        rules = [policy.requirements, *(s.requirements for s in steps)]
+        for agent_id in pool:
+            skills = self._agents[agent_id].skills
+            if any(all(r.met_by(skills) for r in reqs) for reqs in rules):
+                return pool
+        return None
 
     def decide_now(self, now: datetime) -> list[OfferDecision]:
         """Offers for the current state; the chosen agents are marked as holding an offer and the
         contacts leave the line, as the caller will make those offers."""
-        if not self._free or not self._contacts:
+        if not self._free_for or not self._contacts:
             return []
-        # Queues worth looking at: one with a free member, or one whose line has reached a relaxation
-        # step that widens the agents considered beyond its members.
-        queues: list[int] = []
-        for q, line in self._lines.items():
-            if not line:
-                continue
-            if self._free_for_queue(q):
-                queues.append(q)
-                continue
-            policy = self.policy(q)
-            wide = [s.after_s for s in policy.relaxation if s.scope != Scope.QUEUE]
-            if wide:
-                oldest = min(self._contacts[cid].enqueued_at for _, cid in line)
-                if (now - oldest).total_seconds() >= min(wide):
-                    queues.append(q)
-        lines = [self._lines[q] for q in queues]
-        chosen = set(queues)
-        targeted = sorted(line_key(c, self.policy(c.queue_id)) for c in self._targeted.values()
-                          if c.queue_id not in chosen)
-        if targeted:
-            lines.append(targeted)
-        # Lines are kept sorted, so a lazy merge walks contacts in rank order and usually stops after
-        # a few: the loop ends as soon as no free agent is left.
         decisions: list[OfferDecision] = []
         taken: list[int] = []
-        for _, cid in heapq.merge(*lines):
-            if not self._free:
-                break
+        if self._targeted:
+            self._decide_targeted(now, decisions, taken)
+        # A heap of line heads: (rank key, contact id, line, index in line). A line leaves the heap
+        # as soon as no free agent is left who could serve it.
+        heap: list[tuple[float, int, Line, int]] = []
+        pools: dict[Line, set[int]] = {}
+        for line in self._candidate_lines():
+            state = self._lines[line]
+            pool = self._pool(line, now)
+            if pool:
+                pools[line] = pool
+                key, cid = state.ranked[0]
+                heap.append((key, cid, line, 0))
+        heapq.heapify(heap)
+        while heap and self._free_for:
+            _, cid, line, index = heapq.heappop(heap)
+            pool = pools[line]
+            if not pool:
+                continue  # nobody left for this line: it leaves the walk
+            state = self._lines[line]
+            if index + 1 < len(state.ranked):
+                heapq.heappush(heap, (*state.ranked[index + 1], line, index + 1))
             contact = self._contacts[cid]
+            if contact.target_agent_id is not None or cid in taken:
+                continue
             policy = self.policy(contact.queue_id)
             requirements, scope = requirements_of(contact, policy, now)
-            if contact.target_agent_id is not None:
-                pool: Iterable[int] = [contact.target_agent_id] if contact.target_agent_id in self._free else []
-            elif scope == Scope.QUEUE:
-                pool = self._free_for_queue(contact.queue_id)
-            else:
-                pool = self._free
             candidates = [a for a in (self._agents[i] for i in pool)
                           if self._eligible(a, contact, requirements, scope)]
             if not candidates:
                 continue
             best = self._pick(contact, candidates, policy, requirements, now)
-            decisions.append(OfferDecision(contact.contact_id, best.agent_id, contact.queue_id))
-            if policy.strategy == Strategy.ROUND_ROBIN:
-                self._rr[contact.queue_id] = best.agent_id
-            taken.append(contact.contact_id)
-            self._free.discard(best.agent_id)
-            self._agents[best.agent_id] = _with_offer(best, now)
-        for cid in taken:  # after the walk: the merge reads the lines being walked
+            self._offer(best, contact, now, decisions, taken)
+        for cid in taken:  # after the walk: the heap reads the lines being walked
             self.remove_contact(cid)
         return decisions
+
+    def _candidate_lines(self) -> set[Line]:
+        """Lines some free agent is a member of, plus lines of queues whose relaxation may reach
+        beyond their members."""
+        lines: set[Line] = set()
+        for agent_id, classes in self._free_for.items():
+            for q in self._agents[agent_id].queue_ids:
+                for ch in classes:
+                    if (q, ch) in self._lines:
+                        lines.add((q, ch))
+        for q in self._wide_queues:
+            for ch in self._classes_of_queue.get(q, ()):
+                lines.add((q, ch))
+        return {line for line in lines if self._lines[line].ranked}
+
+    def _decide_targeted(self, now: datetime, decisions: list[OfferDecision], taken: list[int]) -> None:
+        for contact in sorted(self._targeted.values(), key=lambda c: self._keys[c.contact_id]):
+            agent = self._agents.get(contact.target_agent_id or -1)
+            if agent is None or agent.agent_id not in self._free_for or not agent.can_take(contact.channel):
+                continue
+            self._offer(agent, contact, now, decisions, taken)
+
+    def _offer(self, agent: AgentSnapshot, contact: WaitingContact, now: datetime,
+               decisions: list[OfferDecision], taken: list[int]) -> None:
+        decisions.append(OfferDecision(contact.contact_id, agent.agent_id, contact.queue_id))
+        if self.policy(contact.queue_id).strategy == Strategy.ROUND_ROBIN:
+            self._rr[contact.queue_id] = agent.agent_id
+        taken.append(contact.contact_id)
+        self._unfree(agent)
+        self._agents[agent.agent_id] = _with_offer(agent, now)
+
+
+def _ts(moment: datetime) -> float:
+    return (moment - _EPOCH).total_seconds()
+
+
+def _discard(items: list[tuple[float, int]], item: tuple[float, int]) -> None:
+    at = bisect.bisect_left(items, item)
+    if at < len(items) and items[at] == item:
+        del items[at]
 
 
 def _with_offer(agent: AgentSnapshot, now: datetime) -> AgentSnapshot:
