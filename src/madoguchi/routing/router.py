@@ -110,9 +110,14 @@ class AgentSnapshot:
     occupancy: float = 0.0                       # today's, 0..1, for least-occupied
     last_offer_at: datetime | None = None        # for round robin
     voice_exclusive: bool = True                 # on a call, nothing else
+    _total: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Asked for at every comparison between candidates: worth computing once.
+        object.__setattr__(self, "_total", sum(self.load.values()))
 
     def total_load(self) -> int:
-        return sum(self.load.values())
+        return self._total
 
     def can_take(self, channel: str) -> bool:
         if self.state not in ROUTABLE_STATES or self.pending_offer:
@@ -423,8 +428,14 @@ class AcdRouter:
                 continue
             policy = self.policy(contact.queue_id)
             requirements, scope = requirements_of(contact, policy, now)
-            candidates = [a for a in (self._agents[i] for i in pool)
-                          if self._eligible(a, contact, requirements, scope)]
+            if scope == Scope.QUEUE:
+                # The line's pool holds only members free for this class of work: skills remain.
+                agents = self._agents
+                candidates = ([agents[i] for i in pool] if not requirements else
+                              [a for a in (agents[i] for i in pool) if all(r.met_by(a.skills) for r in requirements)])
+            else:
+                candidates = [a for a in (self._agents[i] for i in pool)
+                              if self._eligible(a, contact, requirements, scope)]
             if not candidates:
                 continue
             best = self._pick(contact, candidates, policy, requirements, now)
