@@ -72,6 +72,12 @@ class RunningServer:
 
 
 async def start_server(settings: Settings) -> RunningServer:
+    if "smtp_port" not in settings.model_fields_set:
+        # The SMTP listener's default port (the demo's 2525) would be shared by every test server:
+        # it runs only where a test asks for it (smtp_port=0 picks a free port).
+        settings = settings.model_copy(update={"smtp_port": None})
+    if "sip_port" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"sip_port": None})  # the same for SIP's 5060
     app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",

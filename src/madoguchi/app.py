@@ -16,10 +16,14 @@ from madoguchi.api.health import router as health_router
 from madoguchi.api.limits import BodyLimit
 from madoguchi.api.v1 import api_v1
 from madoguchi.api.ws import router as ws_router
+from madoguchi.bot.service import BotService
+from madoguchi.bot.timers import FlowTimers
 from madoguchi.bus.base import EventBus
 from madoguchi.bus.memory import MemoryBus
 from madoguchi.bus.redis import RedisBus
+from madoguchi.channels.email.adapter import EmailChannel
 from madoguchi.channels.registry import ChannelRegistry
+from madoguchi.channels.voice.adapter import VoiceChannel
 from madoguchi.channels.webchat.adapter import WebChatChannel
 from madoguchi.contacts.writer import MessageWriter
 from madoguchi.context import AppContext
@@ -28,6 +32,7 @@ from madoguchi.db.engine import make_engine, make_sessionmaker
 from madoguchi.db.leases import Lease
 from madoguchi.db.uow import Database
 from madoguchi.identity.ratelimit import SlidingWindowLimiter
+from madoguchi.kb.service import KnowledgeBase
 from madoguchi.kernel.clock import Clock, SystemClock
 from madoguchi.kernel.events import Envelope
 from madoguchi.realtime.hub import Hub
@@ -35,7 +40,9 @@ from madoguchi.routing.router import AcdRouter
 from madoguchi.routing.runner import RouterRunner
 from madoguchi.settings import Settings
 from madoguchi.web.pages import router as web_router
+from madoguchi.workers.email_workers import email_workers
 from madoguchi.workers.feed_pruning import FeedPruner
+from madoguchi.workers.report_rollups import report_workers
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,10 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
 
     channels = ChannelRegistry()
     channels.add(WebChatChannel())
+    channels.add(EmailChannel(db, smtp_host=settings.smtp_host, smtp_port=settings.smtp_port,
+                              max_bytes=settings.smtp_max_bytes))
+    channels.add(VoiceChannel(db, bus, settings))
+    kb = KnowledgeBase(db, semantic=settings.kb_semantic)
     return AppContext(
         settings=settings, clock=clock, bus=bus, db=db, hub=Hub(replay=replay, latest_id=latest),
         writer=MessageWriter(db, max_chars=settings.max_message_chars),
@@ -66,6 +77,8 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
                             timezone=settings.timezone),
         login_limiter=SlidingWindowLimiter(clock, limit=settings.login_attempts_per_minute),
         channels=channels,
+        kb=kb,
+        bot=BotService(db, kb, timezone=settings.timezone),
     )
 
 
@@ -78,8 +91,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         app.state.ctx = ctx
         await ctx.bus.start()
         unsubscribe = ctx.bus.subscribe(ctx.hub.on_event)
+        unsubscribe_kb = ctx.bus.subscribe(ctx.kb.on_event)
+        flow_timers = FlowTimers(ctx.db, ctx.bot, Lease(ctx.db.engine, "madoguchi.flow_timers"))
+        await flow_timers.start()
         await ctx.writer.start()
         await ctx.channels.start()
+        background = email_workers(ctx) + report_workers(ctx)
+        for worker in background:
+            await worker.start()
         pruner = FeedPruner(ctx.db, retention_hours=settings.feed_retention_hours)
         await pruner.start()
         if settings.router_enabled:
@@ -90,8 +109,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             await ctx.router.stop()
             await pruner.stop()
+            for worker in reversed(background):
+                await worker.stop()
             await ctx.channels.stop()
             await ctx.writer.stop()
+            await flow_timers.stop()
+            unsubscribe_kb()
+            await ctx.kb.stop()
             unsubscribe()
             await ctx.bus.stop()
             await ctx.db.engine.dispose()

@@ -13,7 +13,7 @@ from madoguchi.settings import Settings
 
 #: Subsystems that add their own subcommands: each module has ``register(subparsers)`` that adds its
 #: parsers with ``set_defaults(run=callable(args, settings) -> int)``.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["madoguchi.workforce.commands", "madoguchi.kb.cli", "madoguchi.reports.cli"]
 
 
 async def _migrate(settings: Settings) -> None:

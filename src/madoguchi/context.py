@@ -13,7 +13,9 @@ from madoguchi.kernel.clock import Clock
 from madoguchi.settings import Settings
 
 if TYPE_CHECKING:
+    from madoguchi.bot.service import BotService
     from madoguchi.contacts.writer import MessageWriter
+    from madoguchi.kb.service import KnowledgeBase
     from madoguchi.realtime.hub import Hub
     from madoguchi.routing.runner import RouterRunner
 
@@ -29,4 +31,6 @@ class AppContext:
     router: RouterRunner
     login_limiter: SlidingWindowLimiter
     channels: ChannelRegistry
+    kb: KnowledgeBase
+    bot: BotService
     background: list[object] = field(default_factory=list)

@@ -69,7 +69,7 @@ CUSTOMERS = [
 
 #: Subsystems that add demo data: each module has ``async def seed_demo(uow, *, queues, users) -> None``
 #: (queues by English name, users by email), run in the same transaction after the core data.
-DEMO_MODULES: list[str] = []
+DEMO_MODULES: list[str] = ["madoguchi.channels.email.demo", "madoguchi.bot.demo", "madoguchi.channels.voice.demo"]
 
 
 async def seed(db: Database) -> bool:

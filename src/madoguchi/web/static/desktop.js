@@ -160,7 +160,8 @@
     li.className = "msg " + message.author_kind + (message.kind === "note" ? " note" : "");
     li.dataset.messageId = message.message_id ?? message.id;
     const who = message.author_kind === "agent" ? agentName(message) :
-      message.author_kind === "customer" ? (current.customer.display_name || t("author.customer")) : t("author.system");
+      message.author_kind === "customer" ? (current.customer.display_name || t("author.customer")) :
+      message.author_kind === "bot" ? t("author.bot") : t("author.system");
     const body = message.author_kind === "system" ? systemText(message) : message.body;
     li.innerHTML = '<div class="meta">' + esc(who) + (message.kind === "note" ? " · " + esc(t("desktop.note")) : "") +
       " · " + esc(fmtTime(message.created_at)) + '</div><div class="body">' + esc(body) + "</div>";
@@ -195,6 +196,50 @@
     $("wrap-up").classList.toggle("hidden", contact.state !== "ended");
   }
 
+  // --- the bot's hand-off and agent assist ---------------------------------------------------------
+  async function loadBotSummary(contactId) {
+    const summary = await api("GET", "/api/v1/contacts/" + contactId + "/flow");
+    if (!current || current.contact.id !== contactId) return;
+    $("bot-card").classList.toggle("hidden", !summary);
+    if (!summary) { $("bot-summary").innerHTML = ""; return; }
+    const fields = Object.entries(summary.variables).filter(([k]) => k !== "escalation_reason");
+    $("bot-summary").innerHTML = '<p class="small">' + esc(t("desktop.bot_flow")) + ": " + esc(summary.flow_name) +
+      " v" + esc(summary.flow_version) + "</p>" +
+      (summary.escalation_reason ? '<p class="bot-reason">' + esc(t("desktop.bot_reason")) + ": " +
+        esc(t("escalation." + summary.escalation_reason)) + "</p>" : "") +
+      (fields.length ? "<h4>" + esc(t("desktop.bot_fields")) + '</h4><dl class="small bot-fields">' +
+        fields.map(([k, v]) => "<dt>" + esc(k) + "</dt><dd>" + esc(v) + "</dd>").join("") + "</dl>" : "");
+  }
+
+  async function loadSuggestions(contactId) {
+    const hits = await api("GET", "/api/v1/contacts/" + contactId + "/suggestions");
+    if (!current || current.contact.id !== contactId) return;
+    $("assist").classList.remove("hidden");
+    const ul = $("suggestions");
+    if (!hits.length) { ul.innerHTML = '<li class="empty">' + esc(t("desktop.no_suggestions")) + "</li>"; return; }
+    ul.innerHTML = "";
+    for (const hit of hits) {
+      const li = document.createElement("li");
+      li.className = "suggestion";
+      li.dataset.articleId = hit.article_id;
+      li.innerHTML = "<strong>" + esc(hit.title) + '</strong><div class="small muted">' + esc(hit.answer.slice(0, 140)) +
+        (hit.answer.length > 140 ? "…" : "") + '</div><button type="button" class="insert secondary">' +
+        esc(t("desktop.insert")) + "</button>";
+      li.querySelector(".insert").addEventListener("click", () => {
+        const box = $("reply");
+        box.value = box.value.trim() ? box.value.trimEnd() + "\n" + hit.answer : hit.answer;
+        box.focus();
+      });
+      ul.appendChild(li);
+    }
+  }
+
+  let suggestTimer = null;
+  function suggestSoon(contactId) {
+    clearTimeout(suggestTimer);
+    suggestTimer = setTimeout(() => loadSuggestions(contactId).catch(() => null), 400);
+  }
+
   async function openContact(contactId) {
     try {
       const detail = await api("GET", "/api/v1/contacts/" + contactId);
@@ -207,6 +252,9 @@
       for (const m of detail.messages) appendMessage(m);
       renderScreenPop(detail);
       renderContactState(detail.contact);
+      document.dispatchEvent(new CustomEvent("mdg:contact-opened", { detail }));  // channel panels (email_desk.js)
+      loadBotSummary(contactId).catch(() => $("bot-card").classList.add("hidden"));
+      loadSuggestions(contactId).catch(() => $("assist").classList.add("hidden"));
       const entry = contacts.find((c) => c.id === contactId);
       if (entry) { entry.unread = false; entry.customerName = detail.customer.display_name; }
       renderContacts();
@@ -298,6 +346,7 @@
 
   function onEvent(frame) {
     const data = frame.data;
+    document.dispatchEvent(new CustomEvent("mdg:event", { detail: frame }));
     switch (frame.type) {
       case "offer.created":
         if (data.agent_id === me && data.state === "pending") addOffer({ id: data.offer_id, ...data });
@@ -316,7 +365,7 @@
       case "message.created":
         if (current && current.contact.id === data.contact_id) {
           appendMessage(data);
-          if (data.author_kind === "customer") $("typing").classList.add("hidden");
+          if (data.author_kind === "customer") { $("typing").classList.add("hidden"); suggestSoon(data.contact_id); }
         } else {
           const entry = contacts.find((c) => c.id === data.contact_id);
           if (entry) { entry.unread = true; renderContacts(); }

@@ -45,10 +45,19 @@
     .log li { margin: 6px 0; max-width: 85%; padding: 7px 10px; border-radius: 10px; white-space: pre-wrap; word-wrap: break-word; }
     .log li.customer { margin-left: auto; background: #2f5d50; color: #fff; }
     .log li.agent { background: #fff; border: 1px solid #e2e2dc; }
+    .log li.bot { background: #eef5f1; border: 1px solid #cfe0d8; }
+    .choices { display: flex; flex-wrap: wrap; gap: 6px; padding: 4px 10px; }
+    .choices button { background: #fff; color: #2f5d50; border: 1px solid #2f5d50; border-radius: 14px; padding: 5px 10px;
+      cursor: pointer; font: inherit; font-size: 13px; }
     .log li.system { background: transparent; color: #666; font-size: 12px; text-align: center; max-width: 100%; }
     .log li.pending { opacity: .6; }
     .who { display: block; font-size: 11px; opacity: .75; }
     .status { font-size: 12px; color: #666; padding: 2px 10px; min-height: 16px; }
+    .csat { padding: 6px 10px; border-top: 1px solid #eee; font-size: 13px; }
+    .csat .scores { display: flex; gap: 6px; margin-top: 6px; align-items: center; }
+    .csat .scores button { background: #fff; color: #2f5d50; border: 1px solid #2f5d50; border-radius: 6px; width: 34px;
+      padding: 5px 0; cursor: pointer; font: inherit; }
+    .csat .scale { font-size: 11px; color: #666; }
     form.compose { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #eee; }
     form.compose textarea { flex: 1; resize: none; height: 38px; }
   </style>
@@ -63,7 +72,9 @@
     </form>
     <div class="hidden" id="chat" style="display:flex;flex-direction:column;flex:1;min-height:0">
       <ol class="log" id="log" aria-live="polite"></ol>
+      <div class="choices hidden" id="choices"></div>
       <div class="status" id="status"></div>
+      <div class="csat hidden" id="csat" aria-live="polite"></div>
       <form class="compose" id="compose">
         <textarea id="input" maxlength="4000"></textarea>
         <button class="primary" type="submit" id="send"></button>
@@ -128,12 +139,71 @@
     } else {
       const who = document.createElement("span");
       who.className = "who";
-      who.textContent = message.author_kind === "customer" ? t("widget.you") : agentName(message);
+      who.textContent = message.author_kind === "customer" ? t("widget.you")
+        : message.author_kind === "bot" ? t("widget.bot") : agentName(message);
       li.appendChild(who);
       li.appendChild(document.createTextNode(message.body));
     }
     $("log").appendChild(li);
     $("log").scrollTop = $("log").scrollHeight;
+  }
+
+  // The bot's choices: buttons that send their label, as if the customer had typed it.
+  function showChoices(prompt) {
+    const box = $("choices");
+    box.innerHTML = "";
+    const choices = (prompt && prompt.choices) || [];
+    for (const choice of choices) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "choice";
+      button.dataset.value = choice.value;
+      button.textContent = choice.label;
+      button.addEventListener("click", () => sendText(choice.label));
+      box.appendChild(button);
+    }
+    box.classList.toggle("hidden", !choices.length);
+  }
+
+  // After a reload: the bot's pending choices, if it is waiting for one.
+  async function loadPrompt() {
+    if (!token) return;
+    try { showChoices((await call("GET", "/prompt")).prompt); } catch (err) { /* the widget works without it */ }
+  }
+
+  // After a handled chat ends: "how satisfied were you?" 1–5, answered once (docs/reports.md).
+  function showSurvey() {
+    const box = $("csat");
+    if (!box.classList.contains("hidden") || box.dataset.done) return;
+    box.innerHTML = "";
+    const question = document.createElement("div");
+    question.textContent = t("widget.csat_question");
+    const scores = document.createElement("div");
+    scores.className = "scores";
+    const low = document.createElement("span");
+    low.className = "scale";
+    low.textContent = t("widget.csat_low");
+    scores.appendChild(low);
+    for (let score = 1; score <= 5; score++) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "score";
+      button.dataset.score = String(score);
+      button.textContent = String(score);
+      button.addEventListener("click", async () => {
+        try { await call("POST", "/csat", { score }); } catch (err) { if (err.status !== 409) { setStatus(t("widget.error", { message: err.message })); return; } }
+        box.dataset.done = "1";
+        box.textContent = t("widget.csat_thanks");
+      });
+      scores.appendChild(button);
+    }
+    const high = document.createElement("span");
+    high.className = "scale";
+    high.textContent = t("widget.csat_high");
+    scores.appendChild(high);
+    box.appendChild(question);
+    box.appendChild(scores);
+    box.classList.remove("hidden");
   }
 
   function showChat() {
@@ -183,7 +253,10 @@
     const data = frame.data;
     if (frame.type === "message.created") {
       render(data);
-      if (data.author_kind === "agent") { statusNote = ""; setStatus(); }
+      if (data.author_kind === "agent" || data.author_kind === "bot") { statusNote = ""; setStatus(); }
+      if (data.author_kind === "customer") showChoices(null);
+    } else if (frame.type === "flow.prompt") {
+      showChoices(data);
     } else if (frame.type === "typing" && data.who === "agent") {
       setStatus(data.active ? t("widget.agent_typing") : "");
       clearTimeout(typingTimer);
@@ -192,6 +265,8 @@
       statusNote = data.state === "queued" || data.state === "offered" ? t("widget.waiting")
         : data.state === "ended" || data.state === "closed" || data.state === "abandoned" ? t("widget.ended") : "";
       setStatus();
+      if (data.state === "ended" && data.agent_id) showSurvey();
+      if (data.state === "queued") { $("csat").classList.add("hidden"); delete $("csat").dataset.done; }
     } else if (frame.type === "queue.position") {
       statusNote = positionText(data.position, data.estimated_wait_s);
       setStatus();
@@ -232,6 +307,10 @@
     const text = $("input").value.trim();
     if (!text) return;
     $("input").value = "";
+    await sendText(text);
+  });
+  async function sendText(text) {
+    showChoices(null);
     const clientId = uid();
     render({ id: null, author_kind: "customer", body: text, client_msg_id: clientId, kind: "text" });
     statusNote = session && session.contact_state ? statusNote : t("widget.waiting");
@@ -243,7 +322,7 @@
       try { render(await call("POST", "/messages", { body: text, client_msg_id: clientId })); }
       catch (err) { queue.push(op); }
     }
-  });
+  }
   $("input").addEventListener("input", () => {
     if (!ready || Date.now() - lastTyping < 2000) return;
     lastTyping = Date.now();
@@ -264,6 +343,7 @@
         applySession(await call("GET", "/session"));
         showChat();
         connect();
+        loadPrompt();
         if (store.get("open")) $("panel").classList.remove("hidden");
       } catch (err) {
         token = null; session = null; store.set("token", null);

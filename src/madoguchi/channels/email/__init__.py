@@ -1,0 +1,1 @@
+"""The email channel: SMTP and IMAP in, a durable outbox out, MIME parsing, threading, templates."""

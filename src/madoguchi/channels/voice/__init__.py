@@ -1,0 +1,1 @@
+"""The voice channel: a SIP B2BUA and RTP media engine on asyncio (docs/voice.md)."""

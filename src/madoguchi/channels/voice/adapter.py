@@ -1,0 +1,96 @@
+"""The voice channel as the registry sees it: the SIP listener, the media engine and the service
+that turns calls into contacts. Built by app.py; nothing binds a socket until ``start``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from madoguchi.bus.base import EventBus
+from madoguchi.channels.base import Capabilities
+from madoguchi.channels.voice.media import MediaEngine, parse_networks, parse_port_range
+from madoguchi.channels.voice.prompts import Prompts, TtsPrompts
+from madoguchi.channels.voice.service import VOICE, VoiceService
+from madoguchi.channels.voice.sip.digest import DigestAuth
+from madoguchi.channels.voice.sip.endpoint import SipEndpoint
+from madoguchi.channels.voice.sip.registrar import Registrar
+from madoguchi.channels.voice.sip.transaction import LoopTimers
+from madoguchi.channels.voice.sip_telephony import SipTelephony
+from madoguchi.db.uow import Database
+from madoguchi.kernel.errors import InvalidInput
+from madoguchi.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Text = str | dict[Literal["ja", "en"], str]
+
+
+class VoiceSettings(BaseModel):
+    """An entry point of kind voice: the URI or number it answers, its IVR, recording."""
+
+    model_config = ConfigDict(extra="allow")
+
+    uri: str | None = Field(default=None, pattern=r"^sips?:[A-Za-z0-9._+\-]+@[^\s;]+$")
+    number: str | None = Field(default=None, pattern=r"^\+?[0-9]{2,20}$")
+    language: Literal["ja", "en"] = "ja"
+    greeting: Text | None = None
+    menu_prompt: Text | None = None
+    menu: dict[str, str] | None = None  # digit → queue name ("" : the entry point's queue)
+    record: bool = True
+
+    @model_validator(mode="after")
+    def _reachable(self) -> VoiceSettings:
+        if not self.uri and not self.number:
+            raise ValueError("a voice entry point needs a uri or a number")
+        if self.menu and any(len(k) != 1 or k not in "0123456789*#" for k in self.menu):
+            raise ValueError("menu keys are single keypad digits")
+        return self
+
+
+class VoiceChannel:
+    kind = VOICE
+    capabilities = Capabilities(realtime=True, typing=False, rich_text=False, attachments=False)
+
+    def __init__(self, db: Database, bus: EventBus, settings: Settings, *, prompts: Prompts | None = None) -> None:
+        self.settings = settings
+        self.enabled = settings.sip_port is not None
+        self.media = MediaEngine(host=settings.sip_host, ports=parse_port_range(settings.rtp_ports),
+                                 allowed_networks=parse_networks(settings.rtp_allowed_networks))
+        self.endpoint = SipEndpoint(host=settings.sip_host, port=settings.sip_port or 0, timers=LoopTimers())
+        self.registrar = Registrar()
+        self.telephony = SipTelephony(endpoint=self.endpoint, media=self.media,
+                                      auth=DigestAuth(settings.sip_realm, secrets.token_bytes(32)),
+                                      registrar=self.registrar, credentials=self._credentials)
+        recordings = Path(settings.voice_recordings_dir) if settings.voice_recordings_dir else None
+        prompts_dir = Path(settings.voice_prompts_dir) if settings.voice_prompts_dir else None
+        self.service = VoiceService(db, bus, self.telephony, prompts or TtsPrompts(prompts_dir),
+                                    realm=settings.sip_realm, timezone=settings.timezone, recordings_dir=recordings)
+
+    def _credentials(self, username: str) -> str | None:
+        return self.service.credentials(username)
+
+    @staticmethod
+    def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
+        try:
+            checked = VoiceSettings.model_validate(settings)
+        except ValidationError as exc:
+            raise InvalidInput(f"voice entry point settings: {exc}", field="settings") from None
+        return {**settings, **checked.model_dump(exclude_none=True)}
+
+    async def start(self) -> None:
+        if not self.enabled:
+            return
+        await self.telephony.start()
+        await self.service.start()
+        logger.info("SIP listening on %s:%s (UDP), RTP %s", self.endpoint.host, self.endpoint.port,
+                    self.settings.rtp_ports)
+
+    async def stop(self) -> None:
+        if not self.enabled:
+            return
+        await self.service.stop()
+        await self.telephony.stop()

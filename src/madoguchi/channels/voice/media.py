@@ -1,0 +1,307 @@
+"""The RTP media engine: a port pool, one RTP endpoint per call leg, one 20 ms media clock for
+all legs (playback), arrival-driven relay between bridged legs, and recording taps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from madoguchi.channels.voice import g711
+from madoguchi.channels.voice.audio import Prompt
+from madoguchi.channels.voice.dtmf import DtmfDetector
+from madoguchi.channels.voice.rtp import ReceiveStats, RtpError, RtpPacket, build_rtp, parse_rtp
+from madoguchi.channels.voice.sdp import MediaChoice
+
+logger = logging.getLogger(__name__)
+
+TICK_S = 0.020
+MAX_CATCH_UP_S = 0.100
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+DEFAULT_NETWORKS = "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128"
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip())
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    start, end = int(low), int(high or low)
+    if not (1024 <= start <= end <= 65535):
+        raise ValueError(f"bad RTP port range {text!r}")
+    return start, end
+
+
+class NoMediaPort(RuntimeError):
+    """Every port of the range is taken (the call gets 503)."""
+
+
+class PortPool:
+    """Even ports (RFC 3550 §11) from a range, handed out round robin."""
+
+    def __init__(self, start: int, end: int) -> None:
+        self._free: deque[int] = deque(p for p in range(start + start % 2, end + 1, 2))
+        self._used: set[int] = set()
+
+    def acquire(self) -> int:
+        for _ in range(len(self._free)):
+            port = self._free.popleft()
+            if port not in self._used:
+                self._used.add(port)
+                return port
+        raise NoMediaPort("no free RTP port")
+
+    def release(self, port: int) -> None:
+        if port in self._used:
+            self._used.discard(port)
+            self._free.append(port)
+
+    @property
+    def in_use(self) -> int:
+        return len(self._used)
+
+
+class Lateness:
+    """Tick lateness samples of the last minute, for p50/p99/max."""
+
+    def __init__(self, keep: int = 3000) -> None:
+        self.samples: deque[float] = deque(maxlen=keep)
+        self.ticks = 0
+        self.skipped = 0
+
+    def add(self, late_s: float) -> None:
+        self.ticks += 1
+        self.samples.append(late_s)
+
+    def percentile(self, p: float) -> float:
+        if not self.samples:
+            return 0.0
+        ordered = sorted(self.samples)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+class MediaClock:
+    """One task ticks every 20 ms against absolute times, so lateness never accumulates."""
+
+    def __init__(self) -> None:
+        self.lateness = Lateness()
+        self._subscribers: set[RtpLeg] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, leg: RtpLeg) -> None:
+        self._subscribers.add(leg)
+
+    def discard(self, leg: RtpLeg) -> None:
+        self._subscribers.discard(leg)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="madoguchi.media_clock")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        n = 0
+        while True:
+            n += 1
+            target = start + n * TICK_S
+            delay = target - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = loop.time()
+            late = now - target
+            self.lateness.add(max(0.0, late))
+            if late > MAX_CATCH_UP_S:  # skip missed frames instead of bursting them
+                skipped = int(late / TICK_S)
+                self.lateness.skipped += skipped
+                n += skipped
+            for leg in list(self._subscribers):
+                try:
+                    leg.tick()
+                except Exception:
+                    logger.exception("media tick of leg %s failed", leg.local_port)
+
+
+@dataclass
+class _Playback:
+    frames: list[bytes]
+    loop: bool
+    done: asyncio.Future[None] | None
+    index: int = 0
+
+
+class RtpLeg(asyncio.DatagramProtocol):
+    """One leg's RTP: receive (DTMF, stats, relay, recording) and send (relay, playback)."""
+
+    def __init__(self, engine: MediaEngine, local_port: int) -> None:
+        self.engine = engine
+        self.local_port = local_port
+        self.transport: asyncio.DatagramTransport | None = None
+        self.choice: MediaChoice | None = None
+        self.remote: tuple[str, int] | None = None
+        self.peer: RtpLeg | None = None           # bridged: our audio goes there
+        self.on_digit: Callable[[str], None] | None = None
+        self.on_audio: Callable[[str, bytes], None] | None = None  # (direction "in"/"out", PCM) for recording
+        self.stats = ReceiveStats()
+        self.sent = 0
+        self.relayed = 0
+        self.dropped = 0
+        self._dtmf = DtmfDetector()
+        self._ssrc = secrets.randbits(32)
+        self._seq = secrets.randbits(16)
+        self._ts = secrets.randbits(32)
+        self._playback: _Playback | None = None
+        self._marker = True
+        self.closed = False
+
+    # -- setup --
+    def connect(self, choice: MediaChoice) -> None:
+        self.choice = choice
+        self.remote = (choice.remote_address, choice.remote_port)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    @property
+    def codec(self) -> str:
+        return self.choice.codec if self.choice else "PCMU"
+
+    # -- receive --
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.choice is None or not self.engine.allowed(addr[0]):
+            self.dropped += 1
+            return
+        try:
+            packet = parse_rtp(data)
+        except RtpError:
+            self.dropped += 1
+            return
+        if packet.payload_type == self.choice.dtmf_pt:
+            for digit in self._dtmf.feed(packet):
+                if self.on_digit is not None:
+                    self.on_digit(digit)
+            return
+        if packet.payload_type != self.choice.codec_pt:
+            self.dropped += 1
+            return
+        self.stats.update(packet, time.monotonic())
+        if self.on_audio is not None:
+            self.on_audio("in", g711.decode(packet.payload, self.codec))
+        peer = self.peer
+        if peer is not None and peer._playback is None:
+            peer.send_audio(g711.transcode(packet.payload, self.codec, peer.codec))
+            self.relayed += 1
+
+    def error_received(self, exc: Exception) -> None:
+        logger.debug("RTP socket error on %s: %s", self.local_port, exc)
+
+    # -- send --
+    def send_audio(self, payload: bytes) -> None:
+        if self.transport is None or self.remote is None or self.choice is None or self.closed:
+            return
+        if self.choice.direction in ("recvonly", "inactive"):
+            return
+        packet = RtpPacket(self.choice.codec_pt, self._seq, self._ts, self._ssrc, payload, self._marker)
+        self._marker = False
+        self._seq = (self._seq + 1) & 0xFFFF
+        self._ts = (self._ts + len(payload)) & 0xFFFFFFFF  # G.711: one byte per sample
+        self.transport.sendto(build_rtp(packet), self.remote)
+        self.sent += 1
+        if self.on_audio is not None:
+            self.on_audio("out", g711.decode(payload, self.codec))
+
+    def play(self, prompt: Prompt, *, loop: bool = False) -> asyncio.Future[None]:
+        """Play on the media clock; the future resolves at the end (never, for a loop, until stopped)."""
+        self.stop_playback()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._playback = _Playback(prompt.frames(self.codec), loop, done)
+        self._marker = True
+        self.engine.clock.add(self)
+        return done
+
+    def stop_playback(self) -> None:
+        playback, self._playback = self._playback, None
+        self.engine.clock.discard(self)
+        if playback is not None and playback.done is not None and not playback.done.done():
+            playback.done.set_result(None)
+        self._marker = True
+
+    @property
+    def playing(self) -> bool:
+        return self._playback is not None
+
+    def tick(self) -> None:
+        playback = self._playback
+        if playback is None:
+            return
+        if playback.index >= len(playback.frames):
+            if playback.loop and playback.frames:
+                playback.index = 0
+            else:
+                self.stop_playback()
+                return
+        self.send_audio(playback.frames[playback.index])
+        playback.index += 1
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.stop_playback()
+        for digit in self._dtmf.flush():
+            if self.on_digit is not None:
+                self.on_digit(digit)
+        self.peer = None
+        if self.transport is not None:
+            self.transport.close()
+        self.engine.ports.release(self.local_port)
+
+
+class MediaEngine:
+    def __init__(self, *, host: str, ports: tuple[int, int], allowed_networks: tuple[Network, ...]) -> None:
+        self.host = host
+        self.ports = PortPool(*ports)
+        self.networks = allowed_networks
+        self.clock = MediaClock()
+
+    def allowed(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    async def open_leg(self) -> RtpLeg:
+        loop = asyncio.get_running_loop()
+        for _ in range(32):
+            port = self.ports.acquire()
+            leg = RtpLeg(self, port)
+            try:
+                await loop.create_datagram_endpoint(lambda leg=leg: leg, local_addr=(self.host, port),  # type: ignore[misc]
+                                                    family=socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+            except OSError:
+                logger.debug("RTP port %s is busy; trying another", port)
+                continue  # leave it marked used: something else holds it
+            return leg
+        raise NoMediaPort("no bindable RTP port")
+
+    def start(self) -> None:
+        self.clock.start()
+
+    async def stop(self) -> None:
+        await self.clock.stop()

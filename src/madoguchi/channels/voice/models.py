@@ -1,0 +1,44 @@
+"""Voice tables: agents' SIP accounts and one row per customer call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from madoguchi.db.base import Base, BigId
+
+
+class SipAccount(Base):
+    """An agent's phone login. Only the digest HA1 = MD5(user:realm:password) is kept."""
+
+    __tablename__ = "sip_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    realm: Mapped[str] = mapped_column(String(64))
+    ha1: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+
+class VoiceCall(Base):
+    """One customer call (the caller's leg) and what happened to it."""
+
+    __tablename__ = "voice_calls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    sip_call_id: Mapped[str] = mapped_column(String(255))
+    caller: Mapped[str] = mapped_column(String(64))
+    callee: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20))          # ringing ivr queued bridged ended
+    digits: Mapped[str | None] = mapped_column(String(64))  # what the caller pressed in the IVR
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    recording_path: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    bridged_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]

@@ -1,0 +1,403 @@
+"""The contact-center side of a call: call → contact → IVR → queue → offer → agent phone →
+bridge → end (docs/voice.md). Works on the ``Telephony`` interface only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from madoguchi.agents.work import do_end_contact
+from madoguchi.bus.base import EventBus
+from madoguchi.channels.models import EntryPoint
+from madoguchi.channels.voice.actions import load_accounts
+from madoguchi.channels.voice.audio import music_on_hold
+from madoguchi.channels.voice.ivr import Ivr, menu_flow
+from madoguchi.channels.voice.models import VoiceCall
+from madoguchi.channels.voice.prompts import Prompts
+from madoguchi.channels.voice.telephony import CallFailed, Leg, LegState, Telephony, is_ended
+from madoguchi.contacts.actions import do_move, do_open_contact, get_contact, record_event
+from madoguchi.contacts.events import CONTACT_CHANGED
+from madoguchi.contacts.states import HANDLING_STATES, ContactState, Move
+from madoguchi.customers.actions import do_resolve_identity
+from madoguchi.customers.models import Customer
+from madoguchi.db.uow import Database
+from madoguchi.flows import engine
+from madoguchi.flows.definition import FlowDefinition, parse_definition
+from madoguchi.flows.queries import published_for_entry_point
+from madoguchi.identity.models import User
+from madoguchi.kernel.errors import DomainError
+from madoguchi.kernel.events import SUPERVISORS, Envelope, Event, user_topic
+from madoguchi.routing.actions import do_abandon, do_enqueue
+from madoguchi.routing.models import Queue
+from madoguchi.routing.offers import OFFER_CREATED, check_accept_offer, check_reject_offer
+
+logger = logging.getLogger(__name__)
+
+VOICE = "voice"
+VOICE_CALL = "voice.call"
+_RELOAD_EVERY_S = 5.0
+
+
+@dataclass
+class ActiveCall:
+    contact_id: int
+    call_row_id: int
+    leg: Leg
+    customer_id: int
+    customer_name: str | None
+    entry_point_id: int
+    events: asyncio.Queue[tuple[str, dict[str, Any]]] = field(default_factory=asyncio.Queue)
+    agent_leg: Leg | None = None
+    agent_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: int
+    ha1: str
+
+
+class VoiceService:
+    def __init__(self, db: Database, bus: EventBus, telephony: Telephony, prompts: Prompts, *, realm: str,
+                 timezone: str, recordings_dir: Path | None = None, ivr: Ivr | None = None) -> None:
+        self.db = db
+        self.bus = bus
+        self.telephony = telephony
+        self.prompts = prompts
+        self.realm = realm
+        self.timezone = timezone
+        self.recordings_dir = recordings_dir
+        self.ivr = ivr or Ivr(prompts)
+        self.hold_music = music_on_hold()
+        self.calls: dict[int, ActiveCall] = {}
+        self._accounts: dict[str, Account] = {}
+        self._usernames: dict[int, str] = {}
+        self._loaded_at = 0.0
+        self._reload: asyncio.Task[None] | None = None
+        self._unsubscribe: Any = None
+
+    # -- lifecycle --
+    async def start(self) -> None:
+        self.telephony.on_incoming(self.handle_call)
+        self._unsubscribe = self.bus.subscribe(self._on_event)
+        await self.reload_accounts()
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    async def reload_accounts(self) -> None:
+        async with self.db.uow() as uow:
+            rows = await load_accounts(uow, self.realm)
+        self._accounts = {r.username: Account(r.user_id, r.ha1) for r in rows}
+        self._usernames = {r.user_id: r.username for r in rows}
+        self._loaded_at = time.monotonic()
+
+    def credentials(self, username: str) -> str | None:
+        """Digest HA1 for a phone's REGISTER. An unknown name reloads the accounts (at most every 5 s);
+        the phone's next attempt sees an account made since."""
+        account = self._accounts.get(username)
+        if account is None and time.monotonic() - self._loaded_at > _RELOAD_EVERY_S and (
+                self._reload is None or self._reload.done()):
+            self._loaded_at = time.monotonic()
+            self._reload = asyncio.get_running_loop().create_task(self.reload_accounts())
+        return account.ha1 if account else None
+
+    def _on_event(self, envelope: Envelope) -> None:
+        """Bus subscriber: hands offers and desktop actions to the call they concern (never blocks)."""
+        data = envelope.data
+        call = self.calls.get(int(data.get("contact_id") or 0))
+        if call is None:
+            return
+        if envelope.type == OFFER_CREATED and data.get("channel_kind") == VOICE:
+            call.events.put_nowait(("offer", data))
+        elif envelope.type == CONTACT_CHANGED and data.get("change") in ("ended", "transferred", "held", "resumed"):
+            call.events.put_nowait(("contact", data))
+
+    # -- one call, start to end --
+    async def handle_call(self, leg: Leg) -> None:
+        entry_point = await self._entry_point(leg.callee)
+        if entry_point is None:
+            logger.info("call for %r: no voice entry point", leg.callee)
+            await leg.hangup("not_found")
+            return
+        call = await self._open(leg, entry_point)
+        self.calls[call.contact_id] = call
+        try:
+            await self._run(call, entry_point)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("voice contact %s failed", call.contact_id)
+        finally:
+            self.calls.pop(call.contact_id, None)
+            await leg.hangup()
+            if call.agent_leg is not None:
+                await call.agent_leg.hangup()
+            with contextlib.suppress(Exception):
+                await self._close_row(call)
+
+    async def _entry_point(self, callee: str) -> EntryPoint | None:
+        async with self.db.read() as session:
+            rows = (await session.scalars(select(EntryPoint).where(EntryPoint.channel_kind == VOICE,
+                                                                   EntryPoint.active))).all()
+        for row in rows:
+            uri = str(row.settings.get("uri") or "")
+            user = uri.split(":", 1)[-1].split("@")[0] if uri else None
+            if callee and callee in (user, row.settings.get("number")):
+                return row
+        return None
+
+    async def _open(self, leg: Leg, entry_point: EntryPoint) -> ActiveCall:
+        async with self.db.uow() as uow:
+            customer, _ = await do_resolve_identity(uow, kind="phone", address=leg.caller)
+            contact = await do_open_contact(uow, customer_id=customer.id, channel_kind=VOICE,
+                                            entry_point_id=entry_point.id, subject=f"☎ {leg.caller}",
+                                            customer_topic=None)
+            row = VoiceCall(contact_id=contact.id, sip_call_id=leg.leg_id[:255], caller=leg.caller[:64],
+                            callee=leg.callee[:64], state="ringing", created_at=uow.clock.now())
+            uow.session.add(row)
+            await uow.session.flush()
+            return ActiveCall(contact.id, row.id, leg, customer.id, customer.display_name, entry_point.id)
+
+    async def _run(self, call: ActiveCall, entry_point: EntryPoint) -> None:
+        found = await self._flow(entry_point)
+        leg = call.leg
+        if found is not None:
+            flow, facts = found
+            await leg.answer()
+            await self._update_row(call, state="ivr", answered_at=self.db.clock.now())
+            self._start_recording(call, entry_point)
+            await self._record(call, "flow_entered", facts)
+            result = await self.ivr.run(leg, flow, await self._context(call, entry_point),
+                                        lambda kind, data: self._record(call, kind, data))
+            if result.digits:
+                await self._update_row(call, digits="".join(result.digits)[:64])
+            if result.ended_reason == "caller_hangup" or is_ended(leg):
+                await self._abandon(call, "caller_hangup")
+                return
+            if result.ended_reason is not None:
+                await self._end_in_flow(call, result.ended_reason)
+                return
+            if not await self._enqueue(call, result.queue, result.priority):
+                return
+            leg.start_music(self.hold_music)
+        elif not await self._enqueue(call, None, 0):
+            return
+        while await self._wait_for_agent(call, entry_point):
+            if await self._talk(call) != "transferred":
+                return
+
+    async def _flow(self, entry_point: EntryPoint) -> tuple[FlowDefinition, dict[str, Any]] | None:
+        """The entry point's published flow, else the menu its settings describe (with the
+        ``flow_entered`` facts to record)."""
+        async with self.db.read() as session:
+            version = await published_for_entry_point(session, entry_point.id)
+        if version is not None:
+            definition, _ = parse_definition(version.definition)
+            return definition, {"flow_id": version.flow_id, "flow_version": version.version}
+        menu = menu_flow(entry_point.settings)
+        return (menu, {"flow": "entry_point_menu"}) if menu is not None else None
+
+    async def _context(self, call: ActiveCall, entry_point: EntryPoint) -> engine.FlowContext:
+        async with self.db.read() as session:
+            customer = await session.get(Customer, call.customer_id)
+        language = (customer.language if customer is not None and customer.language in ("ja", "en")
+                    else str(entry_point.settings.get("language") or "ja"))
+        return engine.FlowContext(now=self.db.clock.now(), language=language, timezone=self.timezone,
+                                  attributes=dict(customer.attributes) if customer is not None else {})
+
+    async def _record(self, call: ActiveCall, kind: str, data: dict[str, Any]) -> None:
+        async with self.db.uow() as uow:
+            contact = await get_contact(uow, call.contact_id)
+            record_event(uow, contact, kind, **data)
+
+    async def _enqueue(self, call: ActiveCall, queue_name: str | None, priority: int) -> bool:
+        async with self.db.uow() as uow:
+            contact = await get_contact(uow, call.contact_id)
+            queue = None
+            if queue_name:
+                queue = await uow.session.scalar(select(Queue).where(Queue.name == queue_name))
+            if queue is None:
+                entry_point = await uow.session.get(EntryPoint, call.entry_point_id)
+                if entry_point is not None and entry_point.queue_id is not None:
+                    queue = await uow.session.get(Queue, entry_point.queue_id)
+            if queue is None:
+                logger.warning("voice contact %s has no queue to go to", call.contact_id)
+                contact.ended_at, contact.ended_by = uow.clock.now(), "flow"
+                do_move(uow, contact, Move.END, event_type="ended", ended_by="flow", reason="no_queue")
+                return False
+            contact.priority = priority
+            do_enqueue(uow, contact=contact, queue=queue)
+            row = await uow.session.get(VoiceCall, call.call_row_id)
+            if row is not None:
+                row.state = "queued"
+        return True
+
+    async def _wait_for_agent(self, call: ActiveCall, entry_point: EntryPoint) -> bool:
+        """Until an agent's phone answers (True) or the caller leaves (False, abandoned)."""
+        while True:
+            kind, data = await self._next(call, call.leg)
+            if kind == "ended":
+                await self._abandon(call, "cancelled" if call.leg.end_reason == "cancelled" else "caller_hangup")
+                return False
+            if kind == "offer" and await self._ring(call, data, entry_point):
+                return True
+
+    async def _ring(self, call: ActiveCall, offer: dict[str, Any], entry_point: EntryPoint) -> bool:
+        agent_id = int(offer["agent_id"])
+        username = self._usernames.get(agent_id)
+        if username is None or not self.telephony.is_registered(username):
+            logger.info("agent %s has no registered phone; offer %s will time out", agent_id, offer["offer_id"])
+            return False
+        expires = datetime.fromisoformat(offer["expires_at"])
+        timeout = max(1.0, (expires - self.db.clock.now()).total_seconds())
+        await self._tell(call, agent_id, "ringing")
+        ring = asyncio.create_task(self.telephony.offer_call(aor=username, caller=call.leg.caller,
+                                                             caller_name=call.customer_name, timeout_s=timeout))
+        caller_gone = asyncio.create_task(call.leg.wait_ended())
+        await asyncio.wait({ring, caller_gone}, return_when=asyncio.FIRST_COMPLETED)
+        caller_gone.cancel()
+        if not ring.done():  # the caller hung up while the phone rang: CANCEL it
+            ring.cancel()
+            with contextlib.suppress(asyncio.CancelledError, CallFailed):
+                await ring
+            return False
+        try:
+            agent_leg = ring.result()
+        except CallFailed as failed:
+            logger.info("agent %s phone: %s", agent_id, failed.reason)
+            if failed.reason in ("busy", "rejected"):
+                await self._as_agent(agent_id, lambda uow, user: check_reject_offer(
+                    uow, actor=user, offer_id=int(offer["offer_id"])))
+            return False
+        try:
+            await self._as_agent(agent_id, lambda uow, user: check_accept_offer(
+                uow, actor=user, offer_id=int(offer["offer_id"])))
+        except DomainError as error:  # expired or cancelled meanwhile
+            logger.info("offer %s could not be accepted: %s", offer["offer_id"], error)
+            await agent_leg.hangup()
+            return False
+        if call.leg.state is LegState.RINGING:
+            await call.leg.answer()
+            self._start_recording(call, entry_point)
+        await self._update_row(call, state="bridged", agent_id=agent_id, bridged_at=self.db.clock.now())
+        self.telephony.bridge(call.leg, agent_leg)
+        call.agent_leg, call.agent_id = agent_leg, agent_id
+        agent_leg.on_event(lambda event: call.events.put_nowait(("phone", {"event": event})))
+        await self._tell(call, agent_id, "answered")
+        return True
+
+    async def _talk(self, call: ActiveCall) -> str:
+        """Until someone hangs up ("ended") or the desktop transfers the contact ("transferred")."""
+        agent_leg = call.agent_leg
+        assert agent_leg is not None
+        while True:
+            kind, data = await self._next(call, call.leg, agent_leg)
+            if kind == "ended":
+                by_customer = is_ended(call.leg)
+                await (agent_leg if by_customer else call.leg).hangup()
+                await self._end(call, "customer" if by_customer else "agent")
+                return "ended"
+            if kind == "contact" and data["change"] == "ended":  # ended from the desktop
+                await agent_leg.hangup()
+                return "ended"
+            if kind == "contact" and data["change"] == "transferred":
+                self.telephony.unbridge(call.leg)
+                await agent_leg.hangup()
+                call.agent_leg = None
+                call.leg.start_music(self.hold_music)
+                return "transferred"
+            if kind == "contact" and data["change"] == "held":
+                self.telephony.unbridge(call.leg)
+                call.leg.start_music(self.hold_music)
+            elif kind == "contact" and data["change"] == "resumed":
+                self.telephony.bridge(call.leg, agent_leg)
+            elif kind == "phone" and data["event"] in ("held", "resumed"):
+                await self._phone_hold(call, data["event"] == "held")
+
+    async def _next(self, call: ActiveCall, *legs: Leg) -> tuple[str, dict[str, Any]]:
+        """The next event for the call, or ("ended", {}) when one of ``legs`` has ended."""
+        if any(is_ended(leg) for leg in legs):
+            return "ended", {}
+        get = asyncio.create_task(call.events.get())
+        ends = [asyncio.create_task(leg.wait_ended()) for leg in legs]
+        try:
+            await asyncio.wait([get, *ends], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in ends:
+                task.cancel()
+            if not get.done():
+                get.cancel()
+        if get.done() and not get.cancelled():
+            return get.result()
+        return "ended", {}
+
+    # -- facts --
+    async def _as_agent(self, agent_id: int, action: Any) -> None:
+        async with self.db.uow() as uow:
+            user = await uow.session.get(User, agent_id)
+            if user is None:
+                return
+            await action(uow, user)
+
+    async def _abandon(self, call: ActiveCall, reason: str) -> None:
+        async with self.db.uow() as uow:
+            contact = await get_contact(uow, call.contact_id)
+            if contact.state in (ContactState.NEW, ContactState.QUEUED, ContactState.OFFERED):
+                await do_abandon(uow, contact=contact, reason=reason)
+
+    async def _end(self, call: ActiveCall, ended_by: str) -> None:
+        async with self.db.uow() as uow:
+            contact = await get_contact(uow, call.contact_id)
+            if contact.state in HANDLING_STATES:
+                await do_end_contact(uow, contact=contact, ended_by=ended_by)
+
+    async def _end_in_flow(self, call: ActiveCall, reason: str) -> None:
+        async with self.db.uow() as uow:
+            contact = await get_contact(uow, call.contact_id)
+            if contact.state == ContactState.NEW:
+                contact.ended_at, contact.ended_by = uow.clock.now(), "flow"
+                do_move(uow, contact, Move.END, event_type="ended", ended_by="flow", reason=reason)
+
+    async def _phone_hold(self, call: ActiveCall, held: bool) -> None:
+        """The agent pressed hold on the phone (re-INVITE): the same facts as hold on the desktop."""
+        async with self.db.uow() as uow:
+            contact = await get_contact(uow, call.contact_id)
+            if held and contact.state == ContactState.ACTIVE:
+                do_move(uow, contact, Move.HOLD, event_type="held", agent_id=contact.agent_id, source="phone")
+            elif not held and contact.state == ContactState.HELD:
+                do_move(uow, contact, Move.RESUME, event_type="resumed", agent_id=contact.agent_id, source="phone")
+
+    async def _tell(self, call: ActiveCall, agent_id: int, state: str) -> None:
+        """CTI: the agent's desktop pops the customer (by caller number) when the phone rings."""
+        async with self.db.uow() as uow:
+            uow.emit(Event(VOICE_CALL, {"contact_id": call.contact_id, "customer_id": call.customer_id,
+                                        "caller": call.leg.caller, "customer_name": call.customer_name,
+                                        "state": state}, (user_topic(agent_id), SUPERVISORS), durable=False))
+
+    def _start_recording(self, call: ActiveCall, entry_point: EntryPoint) -> None:
+        if self.recordings_dir is not None and entry_point.settings.get("record", True):
+            call.leg.start_recording(self.recordings_dir / f"contact-{call.contact_id}.wav")
+
+    async def _update_row(self, call: ActiveCall, **values: Any) -> None:
+        async with self.db.uow() as uow:
+            row = await uow.session.get(VoiceCall, call.call_row_id)
+            if row is not None:
+                for name, value in values.items():
+                    setattr(row, name, value)
+
+    async def _close_row(self, call: ActiveCall) -> None:
+        recording = getattr(call.leg, "recording", None)
+        await self._update_row(call, state="ended", ended_at=self.db.clock.now(),
+                               end_reason=(call.leg.end_reason or "hangup")[:20],
+                               recording_path=str(recording) if recording else None)

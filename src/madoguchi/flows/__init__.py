@@ -1,0 +1,1 @@
+"""The one flow engine for bots and IVR: definitions, validation, business hours, the pure interpreter."""

@@ -1,0 +1,1 @@
+"""KPI reports and the real-time wallboard (docs/reports.md, ../shared/KPI.md)."""
