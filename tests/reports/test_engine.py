@@ -157,3 +157,28 @@ def test_rollup_of_a_delta_equals_the_rollup_from_scratch(seed: int) -> None:
     assert combined.keys() == expected.keys()
     for key, vec in expected.items():
         assert (combined[key] == vec).all(), key
+
+
+def _ms(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+def test_local_intervals_across_a_dst_change_and_an_odd_offset() -> None:
+    berlin = Days("Europe/Berlin")  # 2026-03-29 02:00 CET → 03:00 CEST
+    quarters = ints([_ms("2026-03-29T00:45:00+00:00"), _ms("2026-03-29T01:00:00+00:00"),
+                     _ms("2026-03-29T01:15:00+00:00")])
+    hours = berlin.floor_minutes(quarters, 3_600_000)
+    assert hours.tolist() == [_ms("2026-03-29T01:00:00+01:00"), _ms("2026-03-29T03:00:00+02:00"),
+                              _ms("2026-03-29T03:00:00+02:00")]
+    assert berlin.floor(quarters).tolist() == [_ms("2026-03-29T00:00:00+01:00")] * 3
+    kathmandu = Days("Asia/Kathmandu")  # UTC+05:45: local hours start at a quarter past
+    one = ints([_ms("2026-03-29T00:30:00+00:00")])
+    assert kathmandu.floor_minutes(one, 3_600_000).tolist() == [_ms("2026-03-29T06:00:00+05:45")]
+    assert kathmandu.floor_minutes(one, 1_800_000).tolist() == [_ms("2026-03-29T06:00:00+05:45")]
+    later = ints([_ms("2026-03-29T00:45:00+00:00")])  # 06:30 local
+    assert kathmandu.floor_minutes(later, 1_800_000).tolist() == [_ms("2026-03-29T06:30:00+05:45")]
+    # Many rows over a short range take the per-quarter path: the same answers.
+    many = np.repeat(quarters, 5)
+    assert berlin.floor_minutes(many, 3_600_000).tolist() == np.repeat(hours, 5).tolist()

@@ -82,10 +82,19 @@ class Days:
             return ms.copy()
         low = int(ms.min())
         quarters = (int(ms.max()) - low) // BUCKET_MS + 1
-        offsets = np.asarray([int((datetime.fromtimestamp((low + i * BUCKET_MS) / 1000, self.zone).utcoffset()
-                                   or timedelta(0)).total_seconds() * 1000) for i in range(quarters)], np.int64)
-        offset = offsets[(ms - low) // BUCKET_MS]
+        if quarters <= len(ms):
+            # One offset per quarter hour of the range (a recompute: many rows, a bounded range).
+            offsets = np.asarray([self._offset_ms(low + i * BUCKET_MS) for i in range(quarters)], np.int64)
+            offset = offsets[(ms - low) // BUCKET_MS]
+        else:
+            # One per distinct bucket (a live batch: few rows, maybe far apart).
+            distinct, inverse = np.unique(ms, return_inverse=True)
+            offset = np.asarray([self._offset_ms(v) for v in distinct.tolist()], np.int64)[inverse]
         return ms - (ms + offset) % width_ms
+
+    def _offset_ms(self, ms: int) -> int:
+        delta = datetime.fromtimestamp(ms / 1000, self.zone).utcoffset() or timedelta(0)
+        return int(delta.total_seconds() * 1000)
 
     def bucket_of(self, grain: int) -> Callable[[Ints], Ints]:
         if grain == DAY:
