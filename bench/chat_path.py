@@ -604,11 +604,13 @@ class ServerProcess:
                     if (await client.get(f"{self.base_url}/healthz")).status_code == 200:
                         return
                 await asyncio.sleep(0.2)
+        log_tail = self.tail()
         await self.stop()
-        raise RuntimeError(f"{self.name} did not become healthy; log: {self.log.name}\n{self.tail()}")
+        raise RuntimeError(f"{self.name} did not become healthy; log: {self.log.name}\n{log_tail}")
 
     def tail(self, lines: int = 30) -> str:
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
 
     async def stop(self) -> None:
@@ -677,7 +679,10 @@ def madoguchi_server(db: Database, serve_cmd: str | None) -> ServerProcess:
     env = dict(os.environ)
     env.pop("MADOGUCHI_REDIS_URL", None)   # the embedded in-memory bus: one instance, no Redis hop measured
     env.update({"MADOGUCHI_DATABASE_URL": db.url, "MADOGUCHI_LOGIN_ATTEMPTS_PER_MINUTE": "1000000",
-                "MADOGUCHI_LOG_LEVEL": "WARNING"})
+                "MADOGUCHI_LOG_LEVEL": "WARNING",
+                # Not on the chat path, and their fixed ports (2525, 5060) collide with any other
+                # server on the host; the semantic KB model only costs start-up time here.
+                "MADOGUCHI_SMTP_PORT": "off", "MADOGUCHI_SIP_PORT": "off", "MADOGUCHI_KB_SEMANTIC": "off"})
     # --serve-cmd swaps the executable for A/B runs of a patched server; the arguments stay the same.
     command = shlex.split(serve_cmd) if serve_cmd else [str(VENV_BIN / "madoguchi")]
     argv = [*command, "serve", "--host", "127.0.0.1", "--port", str(port), "--demo"]

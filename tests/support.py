@@ -78,6 +78,8 @@ async def start_server(settings: Settings) -> RunningServer:
         settings = settings.model_copy(update={"smtp_port": None})
     if "sip_port" not in settings.model_fields_set:
         settings = settings.model_copy(update={"sip_port": None})  # the same for SIP's 5060
+    # Many servers come and go in one test process: freezing the heap would keep their cycles.
+    settings = settings.model_copy(update={"gc_freeze": False})
     app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",

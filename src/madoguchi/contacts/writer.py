@@ -13,7 +13,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, or_, select
 
 from madoguchi.contacts import events
 from madoguchi.contacts.models import Contact, Message
@@ -120,7 +120,10 @@ class MessageWriter:
             keys = [(p.post.contact_id, p.post.client_msg_id) for p in batch if p.post.client_msg_id]
             seen: dict[tuple[int, str | None], Message] = {}
             if keys:
-                stmt = select(Message).where(tuple_(Message.contact_id, Message.client_msg_id).in_(keys))
+                # Spelled as OR of pairs, not a row-value IN: SQLite answers the latter by scanning
+                # the whole index, the former with one index seek per pair.
+                stmt = select(Message).where(or_(*(and_(Message.contact_id == c, Message.client_msg_id == m)
+                                                   for c, m in keys)))
                 seen = {(m.contact_id, m.client_msg_id): m for m in await uow.session.scalars(stmt)}
             fresh: list[tuple[_Pending, Message]] = []
             now = uow.clock.now()
