@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -14,7 +13,7 @@ import aiosmtplib
 from madoguchi.bus.base import EventBus
 from madoguchi.channels.email.outbox import OUTBOX_QUEUED, claim_due, do_mark_attempt_failed, do_mark_sent, next_due
 from madoguchi.db.uow import Database
-from madoguchi.kernel.events import Envelope
+from madoguchi.workers.woken import EventWokenWorker
 
 logger = logging.getLogger(__name__)
 
@@ -53,38 +52,21 @@ async def send(relay: Relay, *, mail_from: str, rcpt_to: list[str], raw: bytes) 
         logger.warning("relay refused some recipients: %s", ", ".join(refused))
 
 
-class DeliveryWorker:
+class DeliveryWorker(EventWokenWorker):
     name = "email_delivery"
+    wake_on = frozenset({OUTBOX_QUEUED})
 
     def __init__(self, db: Database, bus: EventBus, *, relay: Relay, max_attempts: int, retry_base_s: float,
                  batch: int = 20, lease_s: float = 300.0, idle_s: float = 30.0) -> None:
+        super().__init__(bus)
         self.db = db
-        self.bus = bus
         self.relay = relay
         self.max_attempts = max_attempts
         self.retry_base_s = retry_base_s
         self.batch = batch
         self.lease_s = lease_s
         self.idle_s = idle_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
 
-    def _on_event(self, envelope: Envelope) -> None:
-        if envelope.type == OUTBOX_QUEUED:
-            self._wake.set()
-
-    async def start(self) -> None:
-        self._unsubscribe = self.bus.subscribe(self._on_event)
-        self._task = asyncio.create_task(self._run(), name=self.name)
-
-    async def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def consume(self) -> int:
         """Send one batch of due messages; returns how many it tried."""

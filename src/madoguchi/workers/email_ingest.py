@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -19,40 +18,23 @@ from madoguchi.channels.email.inbox import EMAIL_RECEIVED
 from madoguchi.channels.email.mime import ParsedEmail, clean, parse_message
 from madoguchi.channels.email.models import EmailInbound, EmailTemplate
 from madoguchi.db.uow import Database, UnitOfWork
-from madoguchi.kernel.events import Envelope
+from madoguchi.workers.woken import EventWokenWorker
 
 logger = logging.getLogger(__name__)
 
 
-class IngestWorker:
+class IngestWorker(EventWokenWorker):
     name = "email_ingest"
+    wake_on = frozenset({EMAIL_RECEIVED})
 
     def __init__(self, db: Database, bus: EventBus, *, policy: IngestPolicy, batch: int = 100,
                  rescan_s: float = 5.0) -> None:
+        super().__init__(bus)
         self.db = db
-        self.bus = bus
         self.policy = policy
         self.batch = batch
         self.rescan_s = rescan_s
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
 
-    def _on_event(self, envelope: Envelope) -> None:
-        if envelope.type == EMAIL_RECEIVED:
-            self._wake.set()
-
-    async def start(self) -> None:
-        self._unsubscribe = self.bus.subscribe(self._on_event)
-        self._task = asyncio.create_task(self._run(), name=self.name)
-
-    async def stop(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _claim(self, uow: UnitOfWork, limit: int, only: int | None = None) -> list[EmailInbound]:
         stmt = select(EmailInbound).where(EmailInbound.status == "received").order_by(EmailInbound.id).limit(limit)
