@@ -102,20 +102,25 @@ async def login_page(request: Request) -> Response:
     return _render(request, "login.html", None, next=target)
 
 
-@router.get("/desktop", response_class=HTMLResponse)
-async def desktop(request: Request,
-                  principal: Annotated[Principal | None, page_access(Perm.HANDLE_CONTACTS)]) -> Response:
-    if principal is None:
-        return _to_login(request)
-    return _render(request, "desktop.html", principal)
+def _staff_page(path: str, template: str, perm: Perm) -> None:
+    """A page that is only its template: the data comes from the API and the WebSocket."""
+
+    # The dependency is a default, not in Annotated: annotations are strings here and could not
+    # name this closure's ``perm``.
+    async def page(request: Request, principal: Principal | None = page_access(perm)) -> Response:
+        if principal is None:
+            return _to_login(request)
+        return _render(request, template, principal)
+
+    router.add_api_route(path, page, methods=["GET"], response_class=HTMLResponse, name=template.split(".")[0])
 
 
-@router.get("/supervisor", response_class=HTMLResponse)
-async def supervisor(request: Request,
-                     principal: Annotated[Principal | None, page_access(Perm.READ_AGENTS)]) -> Response:
-    if principal is None:
-        return _to_login(request)
-    return _render(request, "supervisor.html", principal)
+for _path, _template, _perm in (("/desktop", "desktop.html", Perm.HANDLE_CONTACTS),
+                                ("/supervisor", "supervisor.html", Perm.READ_AGENTS),
+                                ("/admin", "admin.html", Perm.MANAGE_USERS),
+                                ("/admin/kb", "kb_admin.html", Perm.MANAGE_KB),
+                                ("/admin/flows", "flows_admin.html", Perm.MANAGE_FLOWS)):
+    _staff_page(_path, _template, _perm)
 
 
 @router.get("/reports", response_class=HTMLResponse)
@@ -126,30 +131,6 @@ async def reports(request: Request,
     ctx = get_ctx(request)
     return _render(request, "reports.html", principal,
                    boot={"channels": ctx.channels.kinds(), "timezone": ctx.settings.timezone})
-
-
-@router.get("/admin", response_class=HTMLResponse)
-async def admin(request: Request,
-                principal: Annotated[Principal | None, page_access(Perm.MANAGE_USERS)]) -> Response:
-    if principal is None:
-        return _to_login(request)
-    return _render(request, "admin.html", principal)
-
-
-@router.get("/admin/kb", response_class=HTMLResponse)
-async def kb_admin(request: Request,
-                   principal: Annotated[Principal | None, page_access(Perm.MANAGE_KB)]) -> Response:
-    if principal is None:
-        return _to_login(request)
-    return _render(request, "kb_admin.html", principal)
-
-
-@router.get("/admin/flows", response_class=HTMLResponse)
-async def flows_admin(request: Request,
-                      principal: Annotated[Principal | None, page_access(Perm.MANAGE_FLOWS)]) -> Response:
-    if principal is None:
-        return _to_login(request)
-    return _render(request, "flows_admin.html", principal)
 
 
 @router.get("/demo/shop", response_class=HTMLResponse, dependencies=[public("the demo customer site")])
