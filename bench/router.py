@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import itertools
 import json
 import pstats
 import random
@@ -95,7 +96,9 @@ class Bench:
             self.handling[a].append(q)
             self.router.put_agent(self.snapshot(a))
         weights = [1.0 + len([m for m in self.queue_ids if p.queue_id in m]) for p in self.policies]
-        self.weights = weights
+        # The same draws as choices(weights=...), which would add them up again at every arrival.
+        self.cum_weights = list(itertools.accumulate(weights))
+        self.at = self.now()
         for _ in range(WAITING):
             self.arrive(back_s=rng.uniform(0, 3600))
 
@@ -105,15 +108,15 @@ class Bench:
     def snapshot(self, a: int, *, idle: bool = False) -> AgentSnapshot:
         return AgentSnapshot(agent_id=a + 1, state="busy" if sum(self.load[a].values()) else "available",
                              queue_ids=self.queue_ids[a], capacity=CAPACITY, load=dict(self.load[a]),
-                             idle_since=self.now() if idle else START, skills=self.skills[a],
+                             idle_since=self.at if idle else START, skills=self.skills[a],
                              team_id=a % TEAMS, occupancy=0.8)
 
     def arrive(self, back_s: float = 0.0) -> None:
-        q = self.rng.choices(range(1, QUEUES + 1), weights=self.weights)[0]
+        q = self.rng.choices(range(1, QUEUES + 1), cum_weights=self.cum_weights)[0]
         self.next_contact += 1
         self.router.add_contact(WaitingContact(
             contact_id=self.next_contact, queue_id=q, channel=self.channel[q],
-            enqueued_at=self.now() - timedelta(seconds=back_s),
+            enqueued_at=self.at - timedelta(seconds=back_s) if back_s else self.at,
             priority=self.rng.choice((0, 0, 0, 1))))
 
     def accept(self, decisions: list[Any]) -> None:
@@ -128,6 +131,7 @@ class Bench:
     def step(self, latencies: list[int]) -> int:
         """One agent finishes a contact and (usually) gets the next one."""
         self.clock += 0.3
+        self.at = self.now()  # the step's time, worked out once
         a = self.rng.randrange(AGENTS)
         if not self.handling[a]:
             return 0
@@ -139,7 +143,7 @@ class Bench:
         idle = not self.load[a]
         started = time.perf_counter_ns()
         self.router.put_agent(self.snapshot(a, idle=idle))
-        decisions = self.router.decide_now(self.now())
+        decisions = self.router.decide_now(self.at)
         latencies.append(time.perf_counter_ns() - started)
         self.accept(decisions)
         return len(decisions)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from madoguchi.contacts.models import Contact, Message
+from madoguchi.contacts.models import Contact
 from madoguchi.kernel.events import SUPERVISORS, Event, user_topic
 
 CONTACT_CHANGED = "contact.changed"
@@ -12,7 +13,16 @@ MESSAGE_CREATED = "message.created"
 TYPING = "typing"
 
 
-def audience(contact: Contact, *, customer: bool, supervisors: bool = True,
+class Listeners(Protocol):
+    """What a contact's audience is computed from (an ORM ``Contact`` or a lighter row)."""
+
+    @property
+    def agent_id(self) -> int | None: ...
+    @property
+    def customer_topic(self) -> str | None: ...
+
+
+def audience(contact: Listeners, *, customer: bool, supervisors: bool = True,
              extra_users: tuple[int, ...] = ()) -> tuple[str, ...]:
     topics: list[str] = []
     if customer and contact.customer_topic:
@@ -38,13 +48,32 @@ def contact_changed(contact: Contact, *, change: str, extra_users: tuple[int, ..
                  audience(contact, customer=customer_sees, extra_users=extra_users))
 
 
-def message_payload(message: Message, author_name: str | None) -> dict[str, Any]:
+class MessageFacts(Protocol):
+    """A stored message: an ORM ``Message`` or the chat writer's lighter copy of its row."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def contact_id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def author_kind(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def client_msg_id(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
+def message_payload(message: MessageFacts, author_name: str | None) -> dict[str, Any]:
     return {"message_id": message.id, "contact_id": message.contact_id, "kind": message.kind,
             "author_kind": message.author_kind, "author_name": author_name, "body": message.body,
             "client_msg_id": message.client_msg_id, "created_at": message.created_at.isoformat()}
 
 
-def message_created(contact: Contact, message: Message, author_name: str | None) -> Event:
+def message_created(contact: Listeners, message: MessageFacts, author_name: str | None) -> Event:
     # Internal notes never reach the customer; message bodies stay off the floor-wide stream.
     return Event(MESSAGE_CREATED, message_payload(message, author_name),
                  audience(contact, customer=message.kind != "note", supervisors=False))

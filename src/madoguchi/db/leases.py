@@ -4,6 +4,7 @@ instance, so the lease is always granted."""
 
 from __future__ import annotations
 
+import contextlib
 import zlib
 
 from sqlalchemy import text
@@ -41,10 +42,17 @@ class Lease:
         return False
 
     async def release(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            try:
-                await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
-                await conn.commit()
-            finally:
+        if self._conn is None:
+            return
+        conn, self._conn = self._conn, None
+        try:
+            await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
+            await conn.commit()
+        except Exception:
+            # The connection is gone (a database restart or failover), and the lock went with it:
+            # discard the connection rather than hand a dead one back to the pool.
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+        finally:
+            with contextlib.suppress(Exception):
                 await conn.close()

@@ -6,16 +6,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from madoguchi.bus.base import EventBus
+from madoguchi.db.bulk import insert_returning_ids
 from madoguchi.db.feed import FeedEvent, encode_topics
 from madoguchi.kernel.clock import Clock
 from madoguchi.kernel.events import Envelope, Event
 
 logger = logging.getLogger(__name__)
+
+FEED_TABLE = cast(Table, FeedEvent.__table__)
 
 #: Advisory lock key for feed id order (any constant unique among this app's advisory locks).
 FEED_LOCK_KEY = 0x6D64_6700
@@ -35,24 +39,25 @@ class UnitOfWork:
 
     async def commit(self) -> list[Envelope]:
         now = self.clock.now()
-        stored: list[tuple[Event, FeedEvent | None]] = []
         if self.serialise_feed and any(e.durable and e.audience for e in self.events):
             # Feed ids must be handed out in commit order, or a resuming client could skip an event
             # that committed after a higher id it had already seen. A transaction-scoped advisory lock
             # taken just before the feed insert serialises only that last step. (SQLite has a
             # single writer, so its ids are in commit order already.)
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-        for event in self.events:
-            row = None
-            if event.durable and event.audience:
-                row = FeedEvent(type=event.type, topics=encode_topics(event.audience), data=event.data,
-                                created_at=now)
-                self.session.add(row)
-            stored.append((event, row))
+        durable = [e for e in self.events if e.durable and e.audience]
+        ids: list[int] = []
+        if durable:
+            # One multi-row INSERT for the transaction's events; ids in the order they were emitted.
+            ids = await insert_returning_ids(self.session, FEED_TABLE, [
+                {"type": e.type, "topics": encode_topics(e.audience), "data": e.data, "created_at": now}
+                for e in durable])
         await self.session.commit()
+        feed_ids = iter(ids)
         envelopes = [
-            Envelope(id=row.id if row is not None else None, type=e.type, data=e.data, audience=e.audience)
-            for e, row in stored
+            Envelope(id=next(feed_ids) if e.durable and e.audience else None, type=e.type, data=e.data,
+                     audience=e.audience)
+            for e in self.events
         ]
         self.events = []
         for envelope in envelopes:

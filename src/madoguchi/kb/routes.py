@@ -120,7 +120,8 @@ async def suggestions(contact_id: int, ctx: CtxDep, user: Annotated[User, requir
         language = await session.scalar(select(Customer.language).where(Customer.id == contact.customer_id))
     if not bodies:
         return []
-    text = "\n".join(reversed(bodies))
+    # Newest first: the embedded query keeps only its first tokens (semantic.QUERY_TOKENS).
+    text = "\n".join(bodies)
     if language not in ("ja", "en"):
         language = "ja" if has_japanese(text) else "en"
     return [_hit(r) for r in await ctx.kb.search(text, language=language, top=top)]

@@ -11,14 +11,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
-
 from madoguchi.db.uow import Database, UnitOfWork
 from madoguchi.kb import queries
 from madoguchi.kb.actions import ARTICLE_CHANGED
 from madoguchi.kb.index import Doc, SearchIndex, Vector
 from madoguchi.kb.models import Article, ArticleVector
-from madoguchi.kb.semantic import Embedder, digest, load_embedder, passage_text
+from madoguchi.kb.semantic import (
+    ArticleVectors,
+    Embedder,
+    digest,
+    embed_articles,
+    load_embedder,
+    passage_text,
+    question_text,
+    stored_model,
+)
 from madoguchi.kernel.events import Envelope
 
 logger = logging.getLogger(__name__)
@@ -58,13 +65,29 @@ def _text(article: Article) -> str:
     return passage_text(article.title, article.questions, article.answer)
 
 
+def _texts(article: Article) -> tuple[str, str]:
+    return _text(article), question_text(article.title, article.questions)
+
+
+def _digest(article: Article) -> str:
+    passage, question = _texts(article)
+    return digest(f"{passage}\x00{question}")
+
+
 async def do_store_vectors(uow: UnitOfWork, *, embedder: Embedder, articles: list[Article]) -> None:
     """Embed these articles now and store their vectors (the demo seed does it once, so no process
     embeds the demo articles again)."""
-    vectors = await asyncio.to_thread(embedder.passages, [_text(a) for a in articles])
-    for article, vector in zip(articles, vectors, strict=True):
-        uow.session.add(ArticleVector(article_id=article.id, model=embedder.model, digest=digest(_text(article)),
-                                      vector=np.asarray(vector, dtype=np.float32).tobytes()))
+    vectors = await asyncio.to_thread(embed_articles, embedder, [_texts(a) for a in articles])
+    for article, pair in zip(articles, vectors, strict=True):
+        uow.session.add(ArticleVector(article_id=article.id, model=stored_model(embedder), digest=_digest(article),
+                                      vector=pair.to_bytes()))
+
+
+def _upsert(index: SearchIndex, article: Article, vectors: ArticleVectors | None) -> None:
+    if vectors is None:
+        index.upsert(_doc(article))
+    else:
+        index.upsert(_doc(article), vectors.passage, vectors.question)
 
 
 class KnowledgeBase:
@@ -122,37 +145,40 @@ class KnowledgeBase:
                      article.version)
 
     @staticmethod
-    def _fill(index: SearchIndex, articles: list[Article], vectors: dict[int, Vector]) -> None:
+    def _fill(index: SearchIndex, articles: list[Article], vectors: dict[int, ArticleVectors]) -> None:
         for article in articles:
-            index.upsert(_doc(article), vectors.get(article.id))
+            _upsert(index, article, vectors.get(article.id))
 
-    async def _vectors(self, articles: list[Article]) -> dict[int, Vector]:
+    async def _vectors(self, articles: list[Article]) -> dict[int, ArticleVectors]:
         """Stored vectors, computing (and storing) those missing or stale."""
         embedder = self.embedder
         if embedder is None or not articles:
             return {}
+        model = stored_model(embedder)
         async with self.db.read() as session:
-            stored = await queries.vectors_for(session, embedder.model, [a.id for a in articles])
-        out: dict[int, Vector] = {}
+            stored = await queries.vectors_for(session, model, [a.id for a in articles])
+        out: dict[int, ArticleVectors] = {}
         missing: list[Article] = []
         for article in articles:
             row = stored.get(article.id)
-            if row is not None and row.digest == digest(_text(article)):
-                out[article.id] = np.frombuffer(row.vector, dtype=np.float32).copy()
-            else:
-                missing.append(article)
+            if row is not None and row.digest == _digest(article):
+                try:
+                    out[article.id] = ArticleVectors.from_bytes(row.vector, embedder.dim)
+                    continue
+                except ValueError as error:  # a damaged row is embedded again
+                    logger.warning("kb vector of article %s: %s", article.id, error)
+            missing.append(article)
         for start in range(0, len(missing), 32):
             batch = missing[start:start + 32]
-            fresh = await asyncio.to_thread(embedder.passages, [_text(a) for a in batch])
+            fresh = await asyncio.to_thread(embed_articles, embedder, [_texts(a) for a in batch])
             async with self.db.uow() as uow:
-                for article, vector in zip(batch, fresh, strict=True):
+                for article, pair in zip(batch, fresh, strict=True):
                     row = await uow.session.get(ArticleVector, article.id)
                     if row is None:
-                        row = ArticleVector(article_id=article.id, model=embedder.model, digest="", vector=b"")
+                        row = ArticleVector(article_id=article.id, model=model, digest="", vector=b"")
                         uow.session.add(row)
-                    row.model, row.digest = embedder.model, digest(_text(article))
-                    row.vector = np.asarray(vector, dtype=np.float32).tobytes()
-                    out[article.id] = vector
+                    row.model, row.digest, row.vector = model, _digest(article), pair.to_bytes()
+                    out[article.id] = pair
         return out
 
     async def sync_vectors(self) -> int:
@@ -162,8 +188,8 @@ class KnowledgeBase:
             return 0
         async with self.db.read() as session:
             articles = await queries.published(session)
-            stored = await queries.vectors_for(session, self.embedder.model)
-        stale = [a for a in articles if a.id not in stored or stored[a.id].digest != digest(_text(a))]
+            stored = await queries.vectors_for(session, stored_model(self.embedder))
+        stale = [a for a in articles if a.id not in stored or stored[a.id].digest != _digest(a)]
         await self._vectors(stale)
         return len(stale)
 
@@ -182,7 +208,7 @@ class KnowledgeBase:
                 self.index.remove(article_id)
                 self._meta.pop(article_id, None)
             else:
-                self.index.upsert(_doc(article), vectors.get(article_id))
+                _upsert(self.index, article, vectors.get(article_id))
                 self._meta[article_id] = self._meta_of(article)
 
     async def _maybe_catch_up(self) -> None:

@@ -7,7 +7,9 @@ event computes its audience; the WebSocket fan-out never guesses.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 SUPERVISORS = "supervisors"
@@ -46,3 +48,8 @@ class Envelope:
 
     def to_wire(self) -> dict[str, Any]:
         return {"op": "event", "id": self.id, "type": self.type, "data": self.data}
+
+    @cached_property
+    def wire_text(self) -> str:
+        """The WebSocket frame, encoded once however many clients receive it."""
+        return json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":"))

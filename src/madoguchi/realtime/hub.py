@@ -43,7 +43,7 @@ REPLAY_PAGE = 1_000
 @dataclass(eq=False)
 class Client:
     topics: tuple[str, ...]
-    outbox: asyncio.Queue[dict[str, Any] | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_BUFFER))
+    outbox: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(CLIENT_BUFFER))
     state: ClientState = ClientState.CONNECTED
     buffered: list[Envelope] = field(default_factory=list)
     replayed_to: int = 0
@@ -58,7 +58,7 @@ class Client:
         if self.overflowed:
             return
         try:
-            self.outbox.put_nowait(envelope.to_wire())
+            self.outbox.put_nowait(envelope.wire_text)
         except asyncio.QueueFull:
             # Too slow to keep up: empty the outbox and close. Nothing after the last frame the
             # client actually received is sent, so its last_event_id stays a true cursor and the
@@ -137,7 +137,7 @@ class Hub:
             while True:
                 page = await self._replay(client.topics, last)
                 for envelope in page:
-                    await _send(websocket, envelope.to_wire())
+                    await websocket.send_text(envelope.wire_text)
                     last = max(last, envelope.id or last)
                 if len(page) < REPLAY_PAGE:
                     break
@@ -154,7 +154,7 @@ class Hub:
             if frame is None:
                 await websocket.close(code=1013)
                 return
-            await _send(websocket, frame)
+            await websocket.send_text(frame)
 
     async def _read_ops(self, websocket: WebSocket, handle: OpHandler, sender: asyncio.Task[None]) -> None:
         while not sender.done():
