@@ -33,7 +33,7 @@ from pathlib import Path
 
 import asyncpg
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("MADOGUCHI_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -83,22 +83,39 @@ async def wait_http(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the server did not start")
 
 
-def spawn(url: str, workdir: Path, http_port: int, smtp_port: int) -> subprocess.Popen[bytes]:
+def spawn(url: str, workdir: Path, http_port: int, smtp_port: int, profile: Path | None) -> subprocess.Popen[bytes]:
     # Other listeners of the demo (SIP) stay off: only the SMTP path is measured.
     env = {**os.environ, "MADOGUCHI_DATABASE_URL": url, "MADOGUCHI_SMTP_PORT": str(smtp_port),
            "MADOGUCHI_SIP_PORT": "", "MADOGUCHI_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "madoguchi.cli", "serve", "--demo", "--port", str(http_port)],
-                            cwd=workdir, env=env, stdout=subprocess.DEVNULL)
+    argv = ["serve", "--demo", "--port", str(http_port)]
+    if profile is None:
+        command = [sys.executable, "-m", "madoguchi.cli", *argv]
+    else:
+        # Uvicorn raises SIGTERM again after its graceful shutdown; turning it into SystemExit lets
+        # cProfile write its file.
+        command = [sys.executable, "-c", PROFILED, str(profile), *argv]
+    return subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL)
 
 
-async def count_done(url: str) -> tuple[int, list[float]]:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            done = (await conn.execute(text("SELECT count(*) FROM email_inbound WHERE status != 'received'"))).scalar()
-            return int(done or 0), []
-    finally:
-        await engine.dispose()
+PROFILED = """
+import cProfile, signal, sys
+from madoguchi.cli import main
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+out, sys.argv = sys.argv[1], ["madoguchi", *sys.argv[2:]]
+profiler = cProfile.Profile()
+try:
+    profiler.runcall(main)
+except SystemExit:
+    pass
+finally:
+    profiler.dump_stats(out)
+"""
+
+
+async def count_done(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        done = (await conn.execute(text("SELECT count(*) FROM email_inbound WHERE status != 'received'"))).scalar()
+        return int(done or 0)
 
 
 async def latencies(url: str) -> list[float]:
@@ -120,7 +137,7 @@ async def latencies(url: str) -> list[float]:
     return sorted(parse(b) - parse(a) for a, b in rows)
 
 
-async def run(db: str, count: int, senders: int) -> dict[str, float]:
+async def run(db: str, count: int, senders: int, profile: Path | None = None) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="mdg-bench-email-"))
     pg_name = None
     if db == "sqlite":
@@ -132,7 +149,7 @@ async def run(db: str, count: int, senders: int) -> dict[str, float]:
         await admin.close()
         url = "postgresql+asyncpg://" + PG_URL.split("://", 1)[1].rsplit("/", 1)[0] + "/" + pg_name
     http_port, smtp_port = free_port(), free_port()
-    proc = spawn(url, workdir, http_port, smtp_port)
+    proc = spawn(url, workdir, http_port, smtp_port, profile.with_suffix(f".{db}.prof") if profile else None)
     try:
         await wait_http(http_port, proc)
         ctx = mp.get_context("spawn")
@@ -147,13 +164,15 @@ async def run(db: str, count: int, senders: int) -> dict[str, float]:
             r.wait(60)
         started = time.perf_counter()
         go.set()
-        while True:
-            done, _ = await count_done(url)
-            if done >= count:
-                break
-            if time.perf_counter() - started > 600:
-                raise RuntimeError(f"only {done} of {count} processed")
-            await asyncio.sleep(0.05)
+        # One engine for the polling, so the measuring process takes little of the CPU it measures.
+        watcher = create_async_engine(url)
+        try:
+            while (done := await count_done(watcher)) < count:
+                if time.perf_counter() - started > 600:
+                    raise RuntimeError(f"only {done} of {count} processed")
+                await asyncio.sleep(0.1)
+        finally:
+            await watcher.dispose()
         elapsed = time.perf_counter() - started
         for p in procs:
             p.join(30)
@@ -176,11 +195,12 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--senders", type=int, default=8)
+    parser.add_argument("--profile", type=Path, help="run the server under cProfile, writing PATH.<db>.prof")
     args = parser.parse_args()
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     print(f"email ingest: {args.messages} messages, {args.senders} SMTP connections, {os.cpu_count()} CPUs")
     for db in dbs:
-        result = asyncio.run(run(db, args.messages, args.senders))
+        result = asyncio.run(run(db, args.messages, args.senders, args.profile))
         print(f"{db:<9} {result['per_second']:8.1f} messages/s  ({result['messages']} in {result['seconds']:.2f} s; "
               f"receipt→contact p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms)")
 

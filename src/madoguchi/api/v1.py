@@ -9,6 +9,7 @@ from madoguchi.api.errors import ERROR_RESPONSES
 from madoguchi.bot.routes import router as bot
 from madoguchi.channels.email.routes import router as email
 from madoguchi.channels.routes import router as channels
+from madoguchi.channels.voice.routes import router as voice
 from madoguchi.channels.webchat.routes import router as webchat
 from madoguchi.contacts.routes import router as contacts
 from madoguchi.customers.routes import router as customers
@@ -22,3 +23,4 @@ api_v1 = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 for domain_router in (identity, customers, contacts, agents, routing, channels, webchat, email, kb, flows, bot):
     api_v1.include_router(domain_router)
 api_v1.include_router(reports)
+api_v1.include_router(voice)

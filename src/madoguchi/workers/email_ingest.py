@@ -13,10 +13,20 @@ from sqlalchemy import select
 from madoguchi.bus.base import EventBus
 from madoguchi.channels.email.actions import do_auto_ack
 from madoguchi.channels.email.directory import EmailEntryPoint, load_entry_points
-from madoguchi.channels.email.inbound import IngestPolicy, do_ingest, do_record_failure, prepare_batch
+from madoguchi.channels.email.inbound import (
+    Admitted,
+    IngestPolicy,
+    dedupe_key,
+    do_ingest,
+    do_record_failure,
+    prepare_batch,
+    screen,
+)
 from madoguchi.channels.email.inbox import EMAIL_RECEIVED
+from madoguchi.channels.email.intake import do_open_threads
 from madoguchi.channels.email.mime import ParsedEmail, clean, parse_message
 from madoguchi.channels.email.models import EmailInbound, EmailTemplate
+from madoguchi.channels.email.threading import may_continue
 from madoguchi.db.uow import Database, UnitOfWork
 from madoguchi.workers.woken import EventWokenWorker
 
@@ -45,14 +55,32 @@ class IngestWorker(EventWokenWorker):
         return list((await uow.session.scalars(stmt)).all())
 
     async def _process(self, uow: UnitOfWork, rows: list[EmailInbound], eps: dict[int, EmailEntryPoint]) -> None:
+        """Emails that surely open a new thread are written together (intake.do_open_threads); the
+        others (replies, duplicates within the batch) follow one by one through the ORM path, in
+        order, so they can thread onto what the first step wrote."""
         parsed: list[ParsedEmail] = await asyncio.to_thread(lambda: [parse_message(r.raw) for r in rows])
         batch = await prepare_batch(uow, list(zip(rows, parsed, strict=True)))
-        templates: dict[tuple[str, str], EmailTemplate | None] = {}
-        for row, message in zip(rows, parsed, strict=True):
+        continues = await may_continue(uow, [(r.entry_point_id, [*r.rcpt_to, *p.to, *p.cc], p)
+                                             for r, p in zip(rows, parsed, strict=True)])
+        fresh: list[Admitted] = []
+        later: list[tuple[EmailInbound, ParsedEmail, EmailEntryPoint]] = []
+        keys: set[tuple[int, str]] = set()
+        for row, message, maybe_reply in zip(rows, parsed, continues, strict=True):
             ep = eps.get(row.entry_point_id)
             if ep is None:
                 row.status, row.error = "failed", "the email entry point is gone or has no valid address"
                 continue
+            key = (ep.id, dedupe_key(message, row))
+            if maybe_reply or key in keys:
+                later.append((row, message, ep))
+                continue
+            item = screen(uow, inbound=row, ep=ep, policy=self.policy, parsed=message, batch=batch)
+            if isinstance(item, Admitted):
+                fresh.append(item)
+                keys.add(key)
+        templates: dict[tuple[str, str], EmailTemplate | None] = {}
+        await do_open_threads(uow, fresh, policy=self.policy, batch=batch, templates=templates)
+        for row, message, ep in later:
             result = await do_ingest(uow, inbound=row, ep=ep, policy=self.policy, parsed=message, batch=batch)
             if result.acknowledge and result.contact is not None and result.email is not None:
                 await do_auto_ack(uow, contact=result.contact, ep=ep, inbound=result.email, customer=result.customer,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -120,6 +122,32 @@ async def variables_for(uow: UnitOfWork, *, contact: Contact, agent_name: str | 
             "subject": base_subject(contact.subject or ""), "entry_point": ep_row.name if ep_row else ""}
 
 
+@dataclass(frozen=True)
+class AckFacts:
+    """What an acknowledgement is made of, from the new contact, its customer and the email it answers."""
+
+    case_id: int
+    contact_subject: str | None
+    customer_name: str
+    reply_token: str
+    to: str
+    subject: str
+    message_id: str | None
+    references: list[str]
+
+
+def acknowledgement(*, ep: EmailEntryPoint, template: EmailTemplate, facts: AckFacts, now: datetime) -> Outgoing:
+    """The auto-acknowledgement as an outgoing message (pure; the ORM path and the batch writer share it)."""
+    variables = {"customer_name": facts.customer_name, "case_number": str(facts.case_id), "agent_name": "",
+                 "subject": base_subject(facts.contact_subject or ""), "entry_point": ep.name}
+    rendered = render_template(template, variables)
+    return Outgoing(from_addr=ep.settings.address, from_name=ep.settings.from_name or ep.name, to=[facts.to],
+                    reply_to=ep.reply_address(facts.reply_token),
+                    subject=reply_subject(rendered.subject or facts.subject, facts.case_id), text=rendered.body,
+                    domain=ep.settings.domain, date=now, in_reply_to=facts.message_id,
+                    references=thread_references(facts.references, facts.message_id), auto_submitted=True)
+
+
 async def do_auto_ack(uow: UnitOfWork, *, contact: Contact, ep: EmailEntryPoint, inbound: EmailMessage,
                       customer: Customer | None = None, thread: EmailThread | None = None,
                       templates: dict[tuple[str, str], EmailTemplate | None] | None = None) -> None:
@@ -128,25 +156,23 @@ async def do_auto_ack(uow: UnitOfWork, *, contact: Contact, ep: EmailEntryPoint,
     customer = customer or await uow.session.get(Customer, contact.customer_id)
     thread = thread or await uow.session.get(EmailThread, contact.id)
     language = (customer.language if customer else None) or "en"
-    key = (ep.settings.auto_ack_template, language)
-    cache = templates if templates is not None else {}
-    if key not in cache:
-        cache[key] = await find_template(uow, name=key[0], language=language)
-    template = cache[key]
+    template = await cached_template(uow, name=ep.settings.auto_ack_template, language=language,
+                                     cache=templates if templates is not None else {})
     if template is None or thread is None or not inbound.from_addr:
         return
-    variables = {"customer_name": (customer.display_name or customer.email or "") if customer else "",
-                 "case_number": str(contact.case_id), "agent_name": "", "subject": base_subject(contact.subject or ""),
-                 "entry_point": ep.name}
-    rendered = render_template(template, variables)
-    subject = reply_subject(rendered.subject or inbound.subject, contact.case_id)
-    out = Outgoing(from_addr=ep.settings.address, from_name=ep.settings.from_name or ep.name,
-                   to=[inbound.reply_to or inbound.from_addr], reply_to=ep.reply_address(thread.reply_token),
-                   subject=subject, text=rendered.body, domain=ep.settings.domain, date=uow.clock.now(),
-                   in_reply_to=inbound.message_id, references=thread_references(inbound.references,
-                                                                                inbound.message_id),
-                   auto_submitted=True)
+    facts = AckFacts(case_id=contact.case_id, contact_subject=contact.subject,
+                     customer_name=(customer.display_name or customer.email or "") if customer else "",
+                     reply_token=thread.reply_token, to=inbound.reply_to or inbound.from_addr,
+                     subject=inbound.subject, message_id=inbound.message_id, references=inbound.references)
+    out = acknowledgement(ep=ep, template=template, facts=facts, now=uow.clock.now())
     await do_queue_email(uow, contact=contact, ep=ep, out=out, kind="auto_ack", author=None)
+
+
+async def cached_template(uow: UnitOfWork, *, name: str, language: str,
+                          cache: dict[tuple[str, str], EmailTemplate | None]) -> EmailTemplate | None:
+    if (name, language) not in cache:
+        cache[(name, language)] = await find_template(uow, name=name, language=language)
+    return cache[(name, language)]
 
 
 async def check_create_template(uow: UnitOfWork, *, actor: User, data: TemplateCreate) -> EmailTemplate:

@@ -7,7 +7,8 @@ import hashlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -28,7 +29,7 @@ from madoguchi.customers.models import Customer
 from madoguchi.db.uow import UnitOfWork
 from madoguchi.routing.actions import do_enqueue
 from madoguchi.routing.models import Queue
-from madoguchi.routing.policy import hours_of
+from madoguchi.routing.policy import OpeningHours, hours_of
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,12 @@ class Batch:
     message (they dominate the cost of ingesting a message). Holding the rows also keeps them in the
     session's identity map."""
 
-    dedupe: dict[tuple[int, str], EmailMessage] = field(default_factory=dict)
+    #: (entry point, dedupe key) → (email_messages id, contact id) of the email stored under it.
+    dedupe: dict[tuple[int, str], tuple[int, int]] = field(default_factory=dict)
     sender_counts: Counter[tuple[int, str]] = field(default_factory=Counter)
     queues: dict[int, Queue | None] = field(default_factory=dict)
     targets: dict[int, float] = field(default_factory=dict)
+    hours: dict[int, OpeningHours | None] = field(default_factory=dict)
     keep: list[object] = field(default_factory=list)
 
 
@@ -76,22 +79,25 @@ async def prepare_batch(uow: UnitOfWork, items: list[tuple[EmailInbound, ParsedE
     batch = Batch()
     keys = {dedupe_key(parsed, inbound) for inbound, parsed in items}
     if keys:
-        for row in await uow.session.scalars(select(EmailMessage).where(EmailMessage.dedupe_key.in_(keys))):
-            batch.dedupe[(row.entry_point_id, row.dedupe_key)] = row
-    senders = {s for s in (_sender(p, i) for i, p in items) if s}
+        rows = await uow.session.execute(
+            select(EmailMessage.entry_point_id, EmailMessage.dedupe_key, EmailMessage.id, EmailMessage.contact_id)
+            .where(EmailMessage.dedupe_key.in_(keys)))
+        for ep_id, key, email_id, contact_id in rows:
+            batch.dedupe[(ep_id, key)] = (email_id, contact_id)
+    senders = {s for s in (sender_of(p, i) for i, p in items) if s}
     if senders:
         since = uow.clock.now() - timedelta(hours=1)
-        rows = await uow.session.execute(
+        counts = await uow.session.execute(
             select(EmailMessage.entry_point_id, EmailMessage.from_addr, func.count(EmailMessage.id))
             .where(EmailMessage.from_addr.in_(senders), EmailMessage.created_at >= since,
                    EmailMessage.direction == "inbound")
             .group_by(EmailMessage.entry_point_id, EmailMessage.from_addr))
-        for ep_id, sender, count in rows:
+        for ep_id, sender, count in counts:
             batch.sender_counts[(ep_id, sender)] = count
     return batch
 
 
-def _sender(parsed: ParsedEmail, inbound: EmailInbound) -> str | None:
+def sender_of(parsed: ParsedEmail, inbound: EmailInbound) -> str | None:
     return parsed.from_addr or normalise_address(inbound.mail_from)
 
 
@@ -110,11 +116,16 @@ async def _customer(uow: UnitOfWork, sender: str | None, parsed: ParsedEmail) ->
     customer, _ = await do_resolve_identity(uow, kind="email", address=sender, display_name=parsed.from_name)
     do_update_profile(uow, customer=customer, email=sender)
     if customer.language is None:
-        customer.language = "ja" if has_japanese(parsed.subject + parsed.text[:2000]) else "en"
+        customer.language = language_of(parsed)
     return customer
 
 
-async def _queue(uow: UnitOfWork, batch: Batch, ep: EmailEntryPoint, policy: IngestPolicy) -> Queue | None:
+def language_of(parsed: ParsedEmail) -> str:
+    """The language a customer first writes in, for their profile (and the acknowledgement's)."""
+    return "ja" if has_japanese(parsed.subject + parsed.text[:2000]) else "en"
+
+
+async def queue_of(uow: UnitOfWork, batch: Batch, ep: EmailEntryPoint, policy: IngestPolicy) -> Queue | None:
     if ep.queue_id is None:
         return None
     if ep.queue_id not in batch.queues:
@@ -122,6 +133,7 @@ async def _queue(uow: UnitOfWork, batch: Batch, ep: EmailEntryPoint, policy: Ing
         own = await uow.session.get(EmailQueueSla, ep.queue_id)
         batch.queues[ep.queue_id] = queue
         batch.targets[ep.queue_id] = float(own.first_response_s if own else policy.first_response_s)
+        batch.hours[ep.queue_id] = hours_of(queue) if queue is not None else None
         batch.keep.extend([queue, own])
     return batch.queues[ep.queue_id]
 
@@ -131,10 +143,8 @@ async def _open(uow: UnitOfWork, *, ep: EmailEntryPoint, customer: Customer, par
     contact = await do_open_contact(uow, customer_id=customer.id, channel_kind=KIND, entry_point_id=ep.id,
                                     subject=(parsed.subject or "(no subject)")[:300], customer_topic=None,
                                     case_id=case_id)
-    queue = await _queue(uow, batch, ep, policy)
-    seconds = batch.targets.get(queue.id, float(policy.first_response_s)) if queue else policy.first_response_s
-    hours = hours_of(queue) if queue is not None else None
-    due = sla.due_at(contact.created_at, seconds, hours, ZoneInfo(policy.timezone))
+    queue = await queue_of(uow, batch, ep, policy)
+    due = first_response_due(contact.created_at, queue, batch=batch, policy=policy)
     thread = EmailThread(contact_id=contact.id, entry_point_id=ep.id, reply_token=new_token(),
                          first_response_due_at=due)
     uow.session.add(thread)
@@ -143,36 +153,96 @@ async def _open(uow: UnitOfWork, *, ep: EmailEntryPoint, customer: Customer, par
     return contact, thread
 
 
-async def _store_email(uow: UnitOfWork, *, inbound: EmailInbound, ep: EmailEntryPoint, contact: Contact,
-                       parsed: ParsedEmail, sender: str | None, auto_kind: AutoKind | None,
-                       dedupe_key: str) -> EmailMessage:
-    message = await do_add_message(uow, contact=contact, kind="text", author_kind="customer",
-                                   body=timeline_text(parsed))
-    row = EmailMessage(
-        contact_id=contact.id, message_row_id=message.id, entry_point_id=ep.id, direction="inbound",
+def inbound_values(*, inbound: EmailInbound, ep: EmailEntryPoint, contact_id: int, message_row_id: int,
+                   parsed: ParsedEmail, sender: str | None, auto_kind: AutoKind | None, dedupe_key: str,
+                   now: datetime) -> dict[str, Any]:
+    """The email_messages columns of a received email (the ORM and the batch writer share it)."""
+    return dict(
+        contact_id=contact_id, message_row_id=message_row_id, entry_point_id=ep.id, direction="inbound",
         message_id=parsed.message_id, dedupe_key=dedupe_key[:998], in_reply_to=parsed.in_reply_to,
         references=parsed.references, subject=parsed.subject, from_addr=sender or "", from_name=parsed.from_name,
         to_addrs=parsed.to, cc_addrs=parsed.cc, bcc_addrs=[], reply_to=parsed.reply_to, sent_date=parsed.date,
         text_body=parsed.text, html_body=parsed.html, charset=parsed.charset,
         auto_kind=auto_kind.value if auto_kind else None, defects=parsed.defects[:50],
-        parse_error=parsed.parse_error, inbound_id=inbound.id, created_at=uow.clock.now())
+        parse_error=parsed.parse_error, inbound_id=inbound.id, created_at=now)
+
+
+def attachment_values(email_message_id: int, parsed: ParsedEmail) -> list[dict[str, Any]]:
+    return [dict(email_message_id=email_message_id, filename=part.filename, content_type=part.content_type,
+                 size=len(part.data), content_id=part.content_id, disposition=part.disposition,
+                 sha256=hashlib.sha256(part.data).hexdigest(), data=part.data) for part in parsed.attachments]
+
+
+def first_response_due(created_at: datetime, queue: Queue | None, *, batch: Batch, policy: IngestPolicy) -> datetime:
+    if queue is None:
+        return sla.due_at(created_at, policy.first_response_s, None, ZoneInfo(policy.timezone))
+    seconds = batch.targets.get(queue.id, float(policy.first_response_s))
+    return sla.due_at(created_at, seconds, batch.hours.get(queue.id), ZoneInfo(policy.timezone))
+
+
+async def _store_email(uow: UnitOfWork, *, inbound: EmailInbound, ep: EmailEntryPoint, contact: Contact,
+                       parsed: ParsedEmail, sender: str | None, auto_kind: AutoKind | None,
+                       dedupe_key: str) -> EmailMessage:
+    message = await do_add_message(uow, contact=contact, kind="text", author_kind="customer",
+                                   body=timeline_text(parsed))
+    row = EmailMessage(**inbound_values(inbound=inbound, ep=ep, contact_id=contact.id, message_row_id=message.id,
+                                        parsed=parsed, sender=sender, auto_kind=auto_kind, dedupe_key=dedupe_key,
+                                        now=uow.clock.now()))
     uow.session.add(row)
     await uow.session.flush()
-    for part in parsed.attachments:
-        uow.session.add(EmailAttachment(
-            email_message_id=row.id, filename=part.filename, content_type=part.content_type, size=len(part.data),
-            content_id=part.content_id, disposition=part.disposition,
-            sha256=hashlib.sha256(part.data).hexdigest(), data=part.data))
+    for values in attachment_values(row.id, parsed):
+        uow.session.add(EmailAttachment(**values))
     return row
 
 
-def _finish(uow: UnitOfWork, inbound: EmailInbound, status: str, *, reason: str | None = None,
-            email: EmailMessage | None = None, contact_id: int | None = None) -> None:
+def finish(uow: UnitOfWork, inbound: EmailInbound, status: str, *, reason: str | None = None,
+           email_id: int | None = None, contact_id: int | None = None) -> None:
     inbound.status = status
     inbound.reason = reason
-    inbound.email_message_id = email.id if email else None
+    inbound.email_message_id = email_id
     inbound.contact_id = contact_id
     inbound.processed_at = uow.clock.now()
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A receipt that passed screening: it opens or joins a contact."""
+
+    inbound: EmailInbound
+    parsed: ParsedEmail
+    ep: EmailEntryPoint
+    sender: str | None
+    auto_kind: AutoKind | None
+    key: str
+
+
+def screen(uow: UnitOfWork, *, inbound: EmailInbound, ep: EmailEntryPoint, policy: IngestPolicy,
+           parsed: ParsedEmail, batch: Batch) -> Admitted | Ingested:
+    """Duplicate, blocked, rate-limited (finished here, no contact) or admitted. Counts an admitted
+    message against its sender's hourly limit."""
+    key = dedupe_key(parsed, inbound)
+    earlier = batch.dedupe.get((ep.id, key))
+    if earlier is not None:
+        finish(uow, inbound, "duplicate", email_id=earlier[0], contact_id=earlier[1])
+        return Ingested("duplicate")
+    sender = sender_of(parsed, inbound)
+    if ep.settings.blocks(sender):
+        finish(uow, inbound, "suppressed", reason="blocked")
+        return Ingested("suppressed")
+    if sender is not None:
+        if batch.sender_counts[(ep.id, sender)] >= policy.sender_limit_per_hour:
+            finish(uow, inbound, "suppressed", reason="rate_limited")
+            return Ingested("suppressed")
+        batch.sender_counts[(ep.id, sender)] += 1
+    return Admitted(inbound, parsed, ep, sender, classify(parsed, mail_from=inbound.mail_from), key)
+
+
+def should_acknowledge(item: Admitted) -> bool:
+    """For a message that opened a new case: not noise, not broken, not from a robot or ourselves."""
+    sender = item.sender
+    return (item.ep.settings.auto_ack and item.auto_kind is None and item.parsed.parse_error is None
+            and not is_unanswerable(sender) and sender not in item.ep.addresses
+            and reply_token(sender or "") is None)
 
 
 async def do_ingest(uow: UnitOfWork, *, inbound: EmailInbound, ep: EmailEntryPoint, policy: IngestPolicy,
@@ -181,21 +251,16 @@ async def do_ingest(uow: UnitOfWork, *, inbound: EmailInbound, ep: EmailEntryPoi
     ``batch`` carries lookups shared with the other receipts of the transaction (prepare_batch)."""
     parsed = parsed or parse_message(inbound.raw)
     batch = batch or await prepare_batch(uow, [(inbound, parsed)])
-    key = dedupe_key(parsed, inbound)
-    earlier = batch.dedupe.get((ep.id, key))
-    if earlier is not None:
-        _finish(uow, inbound, "duplicate", email=earlier, contact_id=earlier.contact_id)
-        return Ingested("duplicate", email=earlier)
-    sender = _sender(parsed, inbound)
-    auto_kind = classify(parsed, mail_from=inbound.mail_from)
-    if ep.settings.blocks(sender):
-        _finish(uow, inbound, "suppressed", reason="blocked")
-        return Ingested("suppressed")
-    if sender is not None:
-        if batch.sender_counts[(ep.id, sender)] >= policy.sender_limit_per_hour:
-            _finish(uow, inbound, "suppressed", reason="rate_limited")
-            return Ingested("suppressed")
-        batch.sender_counts[(ep.id, sender)] += 1
+    item = screen(uow, inbound=inbound, ep=ep, policy=policy, parsed=parsed, batch=batch)
+    if isinstance(item, Ingested):
+        return item
+    return await do_ingest_admitted(uow, item=item, policy=policy, batch=batch)
+
+
+async def do_ingest_admitted(uow: UnitOfWork, *, item: Admitted, policy: IngestPolicy, batch: Batch) -> Ingested:
+    """Thread an admitted message into its contact (or open one) with the ORM, one message at a time."""
+    inbound, ep, parsed, sender, auto_kind, key = (item.inbound, item.ep, item.parsed, item.sender,
+                                                   item.auto_kind, item.key)
     customer = await _customer(uow, sender, parsed)
     recipients = [*inbound.rcpt_to, *parsed.to, *parsed.cc]
     contact = await find_contact(uow, entry_point_id=ep.id, recipients=[_bare(r) for r in recipients],
@@ -213,12 +278,10 @@ async def do_ingest(uow: UnitOfWork, *, inbound: EmailInbound, ep: EmailEntryPoi
                                       policy=policy, batch=batch)
     email = await _store_email(uow, inbound=inbound, ep=ep, contact=contact, parsed=parsed, sender=sender,
                                auto_kind=auto_kind, dedupe_key=key)
-    batch.dedupe[(ep.id, key)] = email
-    _finish(uow, inbound, "processed", email=email, contact_id=contact.id)
-    acknowledge = (new_case and ep.settings.auto_ack and auto_kind is None and parsed.parse_error is None
-                   and not is_unanswerable(sender) and sender not in ep.addresses and reply_token(sender or "") is None)
-    return Ingested("processed", contact=contact, email=email, new_case=new_case, acknowledge=acknowledge,
-                    customer=customer, thread=thread)
+    batch.dedupe[(ep.id, key)] = (email.id, contact.id)
+    finish(uow, inbound, "processed", email_id=email.id, contact_id=contact.id)
+    return Ingested("processed", contact=contact, email=email, new_case=new_case,
+                    acknowledge=new_case and should_acknowledge(item), customer=customer, thread=thread)
 
 
 def _bare(address: str) -> str:
@@ -240,6 +303,6 @@ async def do_record_failure(uow: UnitOfWork, *, inbound: EmailInbound, ep: Email
                              batch=Batch())
     email = await _store_email(uow, inbound=inbound, ep=ep, contact=contact, parsed=parsed, sender=sender,
                                auto_kind=None, dedupe_key=f"failed:{inbound.id}")
-    _finish(uow, inbound, "failed", email=email, contact_id=contact.id)
+    finish(uow, inbound, "failed", email_id=email.id, contact_id=contact.id)
     inbound.error = clean(error[:2000])
     return Ingested("processed", contact=contact, email=email, new_case=True)

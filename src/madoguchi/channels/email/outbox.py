@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from madoguchi.channels.email.directory import EmailEntryPoint
 from madoguchi.channels.email.models import EmailAttachment, EmailMessage, EmailOutbox
-from madoguchi.channels.email.outbound import Outgoing, build
+from madoguchi.channels.email.outbound import Built, Outgoing, build
 from madoguchi.contacts import events as contact_events
 from madoguchi.contacts.actions import do_add_message
 from madoguchi.contacts.models import Contact, Message
@@ -32,6 +32,26 @@ def delivery_changed(contact: Contact, *, email_message_id: int, status: str, er
                  contact_events.audience(contact, customer=False))
 
 
+def outbound_values(*, contact_id: int, ep: EmailEntryPoint, out: Outgoing, built: Built, author_id: int | None,
+                    message_row_id: int | None, now: datetime) -> dict[str, Any]:
+    """The email_messages columns of a built outgoing message (the ORM and the batch writer share it)."""
+    return dict(
+        contact_id=contact_id, message_row_id=message_row_id, entry_point_id=ep.id, direction="outbound",
+        message_id=built.message_id, dedupe_key=built.message_id, in_reply_to=out.in_reply_to,
+        references=built.references, subject=out.subject, from_addr=out.from_addr, from_name=out.from_name,
+        to_addrs=out.to, cc_addrs=out.cc, bcc_addrs=out.bcc, reply_to=out.reply_to, sent_date=out.date,
+        text_body=out.text, html_body=built.html, charset="utf-8",
+        auto_kind="auto_reply" if out.auto_submitted else None, defects=[], parse_error=None,
+        author_user_id=author_id, created_at=now)
+
+
+def outbox_values(*, email_message_id: int, contact_id: int, kind: str, out: Outgoing, built: Built,
+                  now: datetime) -> dict[str, Any]:
+    return dict(email_message_id=email_message_id, contact_id=contact_id, kind=kind, status="pending", attempts=0,
+                next_attempt_at=now, mail_from=out.from_addr, rcpt_to=sorted({*out.to, *out.cc, *out.bcc}),
+                raw=built.raw, created_at=now)
+
+
 async def do_queue_email(uow: UnitOfWork, *, contact: Contact, ep: EmailEntryPoint, out: Outgoing, kind: str,
                          author: User | None, timeline: Message | None = None) -> EmailMessage:
     """Build the message once, store it as an outbound email of the contact and put it in the outbox.
@@ -39,14 +59,9 @@ async def do_queue_email(uow: UnitOfWork, *, contact: Contact, ep: EmailEntryPoi
     (the desktop shows it in the email thread)."""
     built = build(out)
     now = uow.clock.now()
-    row = EmailMessage(
-        contact_id=contact.id, message_row_id=timeline.id if timeline else None, entry_point_id=ep.id,
-        direction="outbound",
-        message_id=built.message_id, dedupe_key=built.message_id, in_reply_to=out.in_reply_to,
-        references=built.references, subject=out.subject, from_addr=out.from_addr, from_name=out.from_name,
-        to_addrs=out.to, cc_addrs=out.cc, bcc_addrs=out.bcc, reply_to=out.reply_to, sent_date=out.date,
-        text_body=out.text, html_body=built.html, charset="utf-8", auto_kind="auto_reply" if out.auto_submitted
-        else None, defects=[], parse_error=None, author_user_id=author.id if author else None, created_at=now)
+    row = EmailMessage(**outbound_values(contact_id=contact.id, ep=ep, out=out, built=built,
+                                         author_id=author.id if author else None,
+                                         message_row_id=timeline.id if timeline else None, now=now))
     uow.session.add(row)
     await uow.session.flush()
     for attachment in out.attachments:
@@ -54,9 +69,8 @@ async def do_queue_email(uow: UnitOfWork, *, contact: Contact, ep: EmailEntryPoi
             email_message_id=row.id, filename=attachment.filename, content_type=attachment.content_type,
             size=len(attachment.data), content_id=None, disposition="attachment",
             sha256=hashlib.sha256(attachment.data).hexdigest(), data=attachment.data))
-    uow.session.add(EmailOutbox(email_message_id=row.id, contact_id=contact.id, kind=kind, status="pending",
-                                attempts=0, next_attempt_at=now, mail_from=out.from_addr,
-                                rcpt_to=sorted({*out.to, *out.cc, *out.bcc}), raw=built.raw, created_at=now))
+    uow.session.add(EmailOutbox(**outbox_values(email_message_id=row.id, contact_id=contact.id, kind=kind, out=out,
+                                                built=built, now=now)))
     uow.emit(Event(OUTBOX_QUEUED, {}, (), durable=False))
     return row
 

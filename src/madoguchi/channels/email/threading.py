@@ -49,11 +49,11 @@ async def _by_token(uow: UnitOfWork, entry_point_id: int, recipients: list[str])
 
 
 async def _by_headers(uow: UnitOfWork, entry_point_id: int, parsed: ParsedEmail) -> int | None:
-    ids = [i for i in [parsed.in_reply_to, *reversed(parsed.references), *parsed.returned_ids] if i]
+    ids = _header_ids(parsed)
     if not ids:
         return None
     rows = (await uow.session.execute(select(EmailMessage.message_id, EmailMessage.contact_id).where(
-        EmailMessage.entry_point_id == entry_point_id, EmailMessage.message_id.in_(ids[:60])))).all()
+        EmailMessage.entry_point_id == entry_point_id, EmailMessage.message_id.in_(ids)))).all()
     found = dict(rows)
     for message_id in ids:
         if message_id in found:
@@ -89,3 +89,29 @@ async def find_contact(uow: UnitOfWork, *, entry_point_id: int, recipients: list
     newest = await uow.session.scalar(select(func.max(Contact.id)).where(
         Contact.case_id == found.case_id, Contact.entry_point_id == entry_point_id, Contact.channel_kind == "email"))
     return await uow.session.get(Contact, newest or found.id, with_for_update=True)
+
+
+def _header_ids(parsed: ParsedEmail) -> list[str]:
+    return [i for i in [parsed.in_reply_to, *reversed(parsed.references), *parsed.returned_ids] if i][:60]
+
+
+async def may_continue(uow: UnitOfWork, items: list[tuple[int, list[str], ParsedEmail]]) -> list[bool]:
+    """For each (entry point, recipients, email) of a batch: could the email continue a contact? With
+    one query for the whole batch. ``False`` is certain (it opens a new thread); ``True`` only means
+    that find_contact must decide. An email whose headers name an earlier email of the same batch is
+    ``True`` too, so it is threaded after that one is written."""
+    wanted = {i for _, _, parsed in items for i in _header_ids(parsed)}
+    stored: set[tuple[int, str]] = set()
+    if wanted:
+        rows = await uow.session.execute(select(EmailMessage.entry_point_id, EmailMessage.message_id)
+                                         .where(EmailMessage.message_id.in_(wanted)))
+        stored = {(ep_id, message_id) for ep_id, message_id in rows if message_id is not None}
+    earlier: set[tuple[int, str]] = set()
+    answers = []
+    for entry_point_id, recipients, parsed in items:
+        answers.append(any(reply_token(r) for r in recipients) or CASE_REF.search(parsed.subject or "") is not None
+                       or any((entry_point_id, i) in stored or (entry_point_id, i) in earlier
+                              for i in _header_ids(parsed)))
+        if parsed.message_id:
+            earlier.add((entry_point_id, parsed.message_id))
+    return answers

@@ -41,6 +41,7 @@ class VoiceSettings(BaseModel):
     menu_prompt: Text | None = None
     menu: dict[str, str] | None = None  # digit → queue name ("" : the entry point's queue)
     record: bool = True
+    record_queues: dict[str, bool] | None = None  # queue name → record calls answered from it
 
     @model_validator(mode="after")
     def _reachable(self) -> VoiceSettings:

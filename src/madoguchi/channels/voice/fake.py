@@ -77,6 +77,16 @@ class FakeLeg:
     def on_event(self, handler: LegEventHandler) -> None:
         self._handlers.append(handler)
 
+    async def hold(self) -> None:
+        if self.state is LegState.ANSWERED:
+            self.state = move(self.state, "hold")
+            self.log.append("hold")
+
+    async def resume(self) -> None:
+        if self.state is LegState.HELD:
+            self.state = move(self.state, "resume")
+            self.log.append("resume")
+
     def start_recording(self, path: Path) -> None:
         self.recording = path
 

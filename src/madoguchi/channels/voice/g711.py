@@ -92,8 +92,7 @@ def encode(pcm: bytes, law: str) -> bytes:
 
 def decode(data: bytes, law: str) -> bytes:
     """G.711 → 16-bit little-endian PCM."""
-    table = _decode_table(law)
-    return b"".join(table[b] for b in data)
+    return b"".join(map(_decode_table(law).__getitem__, data))
 
 
 def transcode(data: bytes, source: str, target: str) -> bytes:

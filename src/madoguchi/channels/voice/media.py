@@ -9,6 +9,7 @@ import ipaddress
 import logging
 import secrets
 import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -17,12 +18,14 @@ from dataclasses import dataclass
 from madoguchi.channels.voice import g711
 from madoguchi.channels.voice.audio import Prompt
 from madoguchi.channels.voice.dtmf import DtmfDetector
-from madoguchi.channels.voice.rtp import ReceiveStats, RtpError, RtpPacket, build_rtp, parse_rtp
+from madoguchi.channels.voice.rtp import ReceiveStats, RtpError, parse_rtp
 from madoguchi.channels.voice.sdp import MediaChoice
 
 logger = logging.getLogger(__name__)
 
 TICK_S = 0.020
+_FIXED = struct.Struct("!BBHI")        # RFC 3550 §5.1: V/P/X/CC, M/PT, sequence, timestamp
+_FIXED_SSRC = struct.Struct("!BBHII")  # … and SSRC: the whole 12-byte fixed header
 MAX_CATCH_UP_S = 0.100
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_NETWORKS = "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128"
@@ -89,18 +92,21 @@ class Lateness:
 
 
 class MediaClock:
-    """One task ticks every 20 ms against absolute times, so lateness never accumulates."""
+    """One task ticks every 20 ms against absolute times, so lateness never accumulates.
+
+    Times come from ``time.monotonic`` rather than the loop's clock: uvloop's loop time is cached
+    per iteration in whole milliseconds, too coarse to measure a 20 ms tick's lateness."""
 
     def __init__(self) -> None:
         self.lateness = Lateness()
-        self._subscribers: set[RtpLeg] = set()
+        self._subscribers: dict[RtpLeg, None] = {}  # insertion-ordered set
         self._task: asyncio.Task[None] | None = None
 
     def add(self, leg: RtpLeg) -> None:
-        self._subscribers.add(leg)
+        self._subscribers[leg] = None
 
     def discard(self, leg: RtpLeg) -> None:
-        self._subscribers.discard(leg)
+        self._subscribers.pop(leg, None)
 
     def start(self) -> None:
         if self._task is None:
@@ -114,18 +120,17 @@ class MediaClock:
             self._task = None
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        now = time.monotonic
+        start = now()
         n = 0
         while True:
             n += 1
             target = start + n * TICK_S
-            delay = target - loop.time()
+            delay = target - now()
             if delay > 0:
                 await asyncio.sleep(delay)
-            now = loop.time()
-            late = now - target
-            self.lateness.add(max(0.0, late))
+            late = now() - target
+            self.lateness.add(late if late > 0 else 0.0)
             if late > MAX_CATCH_UP_S:  # skip missed frames instead of bursting them
                 skipped = int(late / TICK_S)
                 self.lateness.skipped += skipped
@@ -145,8 +150,16 @@ class _Playback:
     index: int = 0
 
 
+#: Audio taps for recording: (direction "in"/"out", G.711 payload, law, arrival time in monotonic s).
+AudioTap = Callable[[str, bytes, str, float], None]
+
+
 class RtpLeg(asyncio.DatagramProtocol):
-    """One leg's RTP: receive (DTMF, stats, relay, recording) and send (relay, playback)."""
+    """One leg's RTP: receive (DTMF, stats, relay, recording) and send (relay, playback).
+
+    The relay is the hot path (every packet of every bridged call, 50 a second each way): it reads
+    the fixed header in place, copies the payload as it is (or through one 256-byte table when the
+    legs' laws differ) behind our own header, and never decodes audio unless a recording taps it."""
 
     def __init__(self, engine: MediaEngine, local_port: int) -> None:
         self.engine = engine
@@ -156,7 +169,7 @@ class RtpLeg(asyncio.DatagramProtocol):
         self.remote: tuple[str, int] | None = None
         self.peer: RtpLeg | None = None           # bridged: our audio goes there
         self.on_digit: Callable[[str], None] | None = None
-        self.on_audio: Callable[[str, bytes], None] | None = None  # (direction "in"/"out", PCM) for recording
+        self.on_audio: AudioTap | None = None
         self.stats = ReceiveStats()
         self.sent = 0
         self.relayed = 0
@@ -167,63 +180,101 @@ class RtpLeg(asyncio.DatagramProtocol):
         self._ts = secrets.randbits(32)
         self._playback: _Playback | None = None
         self._marker = True
+        self._sending = False   # connected, transport up, direction lets us send
+        self._codec = "PCMU"
+        self._codec_pt = 0
+        self._dtmf_pt = -1
+        self._trusted: str | None = None  # the source address last found in the allowed networks
         self.closed = False
 
     # -- setup --
     def connect(self, choice: MediaChoice) -> None:
         self.choice = choice
         self.remote = (choice.remote_address, choice.remote_port)
+        self._codec, self._codec_pt = choice.codec, choice.codec_pt
+        self._dtmf_pt = choice.dtmf_pt if choice.dtmf_pt is not None else -1
+        self._update_sending()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._update_sending()
+
+    def _update_sending(self) -> None:
+        self._sending = (self.transport is not None and self.choice is not None and not self.closed
+                         and self.choice.direction not in ("recvonly", "inactive"))
 
     @property
     def codec(self) -> str:
-        return self.choice.codec if self.choice else "PCMU"
+        return self._codec
 
     # -- receive --
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.choice is None or not self.engine.allowed(addr[0]):
+        if self.choice is None or len(data) < 12:
             self.dropped += 1
             return
+        if addr[0] != self._trusted:
+            if not self.engine.allowed(addr[0]):
+                self.dropped += 1
+                return
+            self._trusted = addr[0]
+        first, second, sequence, timestamp = _FIXED.unpack_from(data)
+        payload_type = second & 0x7F
+        if first != 0x80 or payload_type == self._dtmf_pt:  # CSRCs, extension, padding, or an event
+            self._received_general(data)
+            return
+        if payload_type != self._codec_pt or first >> 6 != 2:
+            self.dropped += 1
+            return
+        arrival = time.monotonic()
+        self.stats.update_fields(sequence, timestamp, arrival)
+        self._received_audio(data[12:], arrival)
+
+    def _received_general(self, data: bytes) -> None:
         try:
             packet = parse_rtp(data)
         except RtpError:
             self.dropped += 1
             return
-        if packet.payload_type == self.choice.dtmf_pt:
+        if packet.payload_type == self._dtmf_pt:
             for digit in self._dtmf.feed(packet):
                 if self.on_digit is not None:
                     self.on_digit(digit)
             return
-        if packet.payload_type != self.choice.codec_pt:
+        if packet.payload_type != self._codec_pt:
             self.dropped += 1
             return
-        self.stats.update(packet, time.monotonic())
+        arrival = time.monotonic()
+        self.stats.update(packet, arrival)
+        self._received_audio(packet.payload, arrival)
+
+    def _received_audio(self, payload: bytes, arrival: float) -> None:
         if self.on_audio is not None:
-            self.on_audio("in", g711.decode(packet.payload, self.codec))
+            self.on_audio("in", payload, self._codec, arrival)
         peer = self.peer
         if peer is not None and peer._playback is None:
-            peer.send_audio(g711.transcode(packet.payload, self.codec, peer.codec))
+            if peer._codec != self._codec:
+                payload = g711.transcode(payload, self._codec, peer._codec)
+            peer.send_audio(payload)
             self.relayed += 1
+            self.engine.relayed += 1
 
     def error_received(self, exc: Exception) -> None:
         logger.debug("RTP socket error on %s: %s", self.local_port, exc)
 
     # -- send --
     def send_audio(self, payload: bytes) -> None:
-        if self.transport is None or self.remote is None or self.choice is None or self.closed:
+        """One frame of our own stream: our SSRC, sequence and timestamp (RFC 3550 §5.1)."""
+        if not self._sending:
             return
-        if self.choice.direction in ("recvonly", "inactive"):
-            return
-        packet = RtpPacket(self.choice.codec_pt, self._seq, self._ts, self._ssrc, payload, self._marker)
+        second = self._codec_pt | 0x80 if self._marker else self._codec_pt
         self._marker = False
+        self.transport.sendto(_FIXED_SSRC.pack(0x80, second, self._seq, self._ts, self._ssrc)  # type: ignore[union-attr]
+                              + payload, self.remote)
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + len(payload)) & 0xFFFFFFFF  # G.711: one byte per sample
-        self.transport.sendto(build_rtp(packet), self.remote)
         self.sent += 1
         if self.on_audio is not None:
-            self.on_audio("out", g711.decode(payload, self.codec))
+            self.on_audio("out", payload, self._codec, time.monotonic())
 
     def play(self, prompt: Prompt, *, loop: bool = False) -> asyncio.Future[None]:
         """Play on the media clock; the future resolves at the end (never, for a loop, until stopped)."""
@@ -262,6 +313,7 @@ class RtpLeg(asyncio.DatagramProtocol):
         if self.closed:
             return
         self.closed = True
+        self._sending = False
         self.stop_playback()
         for digit in self._dtmf.flush():
             if self.on_digit is not None:
@@ -278,13 +330,20 @@ class MediaEngine:
         self.ports = PortPool(*ports)
         self.networks = allowed_networks
         self.clock = MediaClock()
+        self.relayed = 0  # packets relayed between bridged legs, all legs together
+        self._allowed: dict[str, bool] = {}
 
     def allowed(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.networks)
+        known = self._allowed.get(address)
+        if known is None:
+            try:
+                ip = ipaddress.ip_address(address)
+            except ValueError:
+                return False
+            known = any(ip in net for net in self.networks)
+            if len(self._allowed) < 4096:  # remembered per address; a flood of sources is not
+                self._allowed[address] = known
+        return known
 
     async def open_leg(self) -> RtpLeg:
         loop = asyncio.get_running_loop()

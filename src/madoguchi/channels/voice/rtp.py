@@ -65,14 +65,18 @@ class ReceiveStats:
         self._last_transit: float | None = None
 
     def update(self, packet: RtpPacket, arrival_s: float) -> None:
+        self.update_fields(packet.sequence, packet.timestamp, arrival_s)
+
+    def update_fields(self, sequence: int, timestamp: int, arrival_s: float) -> None:
+        """``update`` from the header fields alone (the relay path never builds an RtpPacket)."""
         self.packets += 1
         if self._last_seq is not None:
-            gap = (packet.sequence - self._last_seq) & 0xFFFF
+            gap = (sequence - self._last_seq) & 0xFFFF
             if 1 < gap < 3000:
                 self.lost += gap - 1
-        self._last_seq = packet.sequence
+        self._last_seq = sequence
         # A.8: D(i-1,i) = (Rj - Ri) - (Sj - Si); J += (|D| - J) / 16
-        transit = arrival_s * self.clock_rate - packet.timestamp
+        transit = arrival_s * self.clock_rate - timestamp
         if self._last_transit is not None:
             self.jitter += (abs(transit - self._last_transit) - self.jitter) / 16
         self._last_transit = transit

@@ -22,12 +22,13 @@ from madoguchi.channels.voice.audio import music_on_hold
 from madoguchi.channels.voice.ivr import Ivr, menu_flow
 from madoguchi.channels.voice.models import VoiceCall
 from madoguchi.channels.voice.prompts import Prompts
+from madoguchi.channels.voice.recordings import VOICE_RECORDING, contact_dir, new_path
 from madoguchi.channels.voice.telephony import CallFailed, Leg, LegState, Telephony, is_ended
 from madoguchi.contacts.actions import do_move, do_open_contact, get_contact, record_event
 from madoguchi.contacts.events import CONTACT_CHANGED
+from madoguchi.contacts.models import Contact
 from madoguchi.contacts.states import HANDLING_STATES, ContactState, Move
 from madoguchi.customers.actions import do_resolve_identity
-from madoguchi.customers.models import Customer
 from madoguchi.db.uow import Database
 from madoguchi.flows import engine
 from madoguchi.flows.definition import FlowDefinition, parse_definition
@@ -57,6 +58,8 @@ class ActiveCall:
     events: asyncio.Queue[tuple[str, dict[str, Any]]] = field(default_factory=asyncio.Queue)
     agent_leg: Leg | None = None
     agent_id: int | None = None
+    language: str | None = None          # the customer's, when known (ja/en)
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class VoiceService:
         self._accounts: dict[str, Account] = {}
         self._usernames: dict[int, str] = {}
         self._loaded_at = 0.0
+        self._entry_points: tuple[float, list[EntryPoint]] | None = None
         self._reload: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
 
@@ -122,6 +126,10 @@ class VoiceService:
             call.events.put_nowait(("offer", data))
         elif envelope.type == CONTACT_CHANGED and data.get("change") in ("ended", "transferred", "held", "resumed"):
             call.events.put_nowait(("contact", data))
+        elif envelope.type == VOICE_RECORDING:  # applied at once: the card number is being spoken now
+            for leg in (call.leg, call.agent_leg):
+                if leg is not None:
+                    leg.pause_recording(bool(data.get("paused")))
 
     # -- one call, start to end --
     async def handle_call(self, leg: Leg) -> None:
@@ -147,10 +155,29 @@ class VoiceService:
                 await self._close_row(call)
 
     async def _entry_point(self, callee: str) -> EntryPoint | None:
+        """The voice entry point a call is for. The list is kept for 5 s (a burst of calls would
+        otherwise read it once per call) and read again when a callee matches none in it, so a new
+        entry point answers at once and a changed one within 5 s."""
+        now = time.monotonic()
+        fresh = self._entry_points is None or now - self._entry_points[0] > _RELOAD_EVERY_S
+        if fresh:
+            await self._load_entry_points()
+        found = self._match(callee)
+        if found is None and not fresh:
+            await self._load_entry_points()
+            found = self._match(callee)
+        return found
+
+    async def _load_entry_points(self) -> None:
         async with self.db.read() as session:
-            rows = (await session.scalars(select(EntryPoint).where(EntryPoint.channel_kind == VOICE,
-                                                                   EntryPoint.active))).all()
-        for row in rows:
+            rows = list((await session.scalars(select(EntryPoint).where(EntryPoint.channel_kind == VOICE,
+                                                                        EntryPoint.active))).all())
+            for row in rows:
+                session.expunge(row)
+        self._entry_points = (time.monotonic(), rows)
+
+    def _match(self, callee: str) -> EntryPoint | None:
+        for row in self._entry_points[1] if self._entry_points else []:
             uri = str(row.settings.get("uri") or "")
             user = uri.split(":", 1)[-1].split("@")[0] if uri else None
             if callee and callee in (user, row.settings.get("number")):
@@ -167,7 +194,9 @@ class VoiceService:
                             callee=leg.callee[:64], state="ringing", created_at=uow.clock.now())
             uow.session.add(row)
             await uow.session.flush()
-            return ActiveCall(contact.id, row.id, leg, customer.id, customer.display_name, entry_point.id)
+            return ActiveCall(contact.id, row.id, leg, customer.id, customer.display_name, entry_point.id,
+                              language=customer.language if customer.language in ("ja", "en") else None,
+                              attributes=dict(customer.attributes or {}))
 
     async def _run(self, call: ActiveCall, entry_point: EntryPoint) -> None:
         found = await self._flow(entry_point)
@@ -175,10 +204,8 @@ class VoiceService:
         if found is not None:
             flow, facts = found
             await leg.answer()
-            await self._update_row(call, state="ivr", answered_at=self.db.clock.now())
-            self._start_recording(call, entry_point)
-            await self._record(call, "flow_entered", facts)
-            result = await self.ivr.run(leg, flow, await self._context(call, entry_point),
+            await self._record(call, "flow_entered", facts, state="ivr", answered_at=self.db.clock.now())
+            result = await self.ivr.run(leg, flow, self._context(call, entry_point),
                                         lambda kind, data: self._record(call, kind, data))
             if result.digits:
                 await self._update_row(call, digits="".join(result.digits)[:64])
@@ -208,18 +235,21 @@ class VoiceService:
         menu = menu_flow(entry_point.settings)
         return (menu, {"flow": "entry_point_menu"}) if menu is not None else None
 
-    async def _context(self, call: ActiveCall, entry_point: EntryPoint) -> engine.FlowContext:
-        async with self.db.read() as session:
-            customer = await session.get(Customer, call.customer_id)
-        language = (customer.language if customer is not None and customer.language in ("ja", "en")
-                    else str(entry_point.settings.get("language") or "ja"))
+    def _context(self, call: ActiveCall, entry_point: EntryPoint) -> engine.FlowContext:
+        language = call.language or str(entry_point.settings.get("language") or "ja")
         return engine.FlowContext(now=self.db.clock.now(), language=language, timezone=self.timezone,
-                                  attributes=dict(customer.attributes) if customer is not None else {})
+                                  attributes=dict(call.attributes))
 
-    async def _record(self, call: ActiveCall, kind: str, data: dict[str, Any]) -> None:
+    async def _record(self, call: ActiveCall, kind: str, data: dict[str, Any], **row_values: Any) -> None:
+        """One fact, and (in the same transaction) changes to the call's row."""
         async with self.db.uow() as uow:
             contact = await get_contact(uow, call.contact_id)
             record_event(uow, contact, kind, **data)
+            if row_values:
+                row = await uow.session.get(VoiceCall, call.call_row_id)
+                if row is not None:
+                    for name, value in row_values.items():
+                        setattr(row, name, value)
 
     async def _enqueue(self, call: ActiveCall, queue_name: str | None, priority: int) -> bool:
         async with self.db.uow() as uow:
@@ -289,8 +319,9 @@ class VoiceService:
             return False
         if call.leg.state is LegState.RINGING:
             await call.leg.answer()
-            self._start_recording(call, entry_point)
-        await self._update_row(call, state="bridged", agent_id=agent_id, bridged_at=self.db.clock.now())
+        recording = await self._start_recording(call, entry_point, agent_leg, agent_id)
+        await self._update_row(call, state="bridged", agent_id=agent_id, bridged_at=self.db.clock.now(),
+                               **({"recording_path": str(recording)} if recording else {}))
         self.telephony.bridge(call.leg, agent_leg)
         call.agent_leg, call.agent_id = agent_leg, agent_id
         agent_leg.on_event(lambda event: call.events.put_nowait(("phone", {"event": event})))
@@ -317,10 +348,13 @@ class VoiceService:
                 call.agent_leg = None
                 call.leg.start_music(self.hold_music)
                 return "transferred"
-            if kind == "contact" and data["change"] == "held":
+            if kind == "contact" and data["change"] == "held" and data.get("source") != "phone":
+                # held from the desktop: the customer hears music, the agent's phone is told by re-INVITE
                 self.telephony.unbridge(call.leg)
                 call.leg.start_music(self.hold_music)
-            elif kind == "contact" and data["change"] == "resumed":
+                await agent_leg.hold()
+            elif kind == "contact" and data["change"] == "resumed" and data.get("source") != "phone":
+                await agent_leg.resume()
                 self.telephony.bridge(call.leg, agent_leg)
             elif kind == "phone" and data["event"] in ("held", "resumed"):
                 await self._phone_hold(call, data["event"] == "held")
@@ -385,9 +419,25 @@ class VoiceService:
                                         "caller": call.leg.caller, "customer_name": call.customer_name,
                                         "state": state}, (user_topic(agent_id), SUPERVISORS), durable=False))
 
-    def _start_recording(self, call: ActiveCall, entry_point: EntryPoint) -> None:
-        if self.recordings_dir is not None and entry_point.settings.get("record", True):
-            call.leg.start_recording(self.recordings_dir / f"contact-{call.contact_id}.wav")
+    async def _start_recording(self, call: ActiveCall, entry_point: EntryPoint, agent_leg: Leg,
+                               agent_id: int) -> Path | None:
+        """Record the conversation, both legs, when the queue the call came through wants it: the
+        entry point's ``record_queues`` (queue name → on/off) first, then its ``record``. Returns
+        the contact's recordings directory. The caller's recorder runs from the first bridge to the
+        end of the call (transfers included); each agent leg gets its own."""
+        if self.recordings_dir is None:
+            return None
+        async with self.db.read() as session:
+            contact = await session.get(Contact, call.contact_id)
+            queue = await session.get(Queue, contact.queue_id) if contact and contact.queue_id else None
+        per_queue: dict[str, Any] = entry_point.settings.get("record_queues") or {}
+        wanted = per_queue.get(queue.name) if queue is not None and queue.name in per_queue else None
+        if not (wanted if wanted is not None else entry_point.settings.get("record", True)):
+            return None
+        if getattr(call.leg, "recording", None) is None:
+            call.leg.start_recording(new_path(self.recordings_dir, call.contact_id, "caller"))
+        agent_leg.start_recording(new_path(self.recordings_dir, call.contact_id, f"agent-{agent_id}"))
+        return contact_dir(self.recordings_dir, call.contact_id)
 
     async def _update_row(self, call: ActiveCall, **values: Any) -> None:
         async with self.db.uow() as uow:
@@ -397,7 +447,5 @@ class VoiceService:
                     setattr(row, name, value)
 
     async def _close_row(self, call: ActiveCall) -> None:
-        recording = getattr(call.leg, "recording", None)
         await self._update_row(call, state="ended", ended_at=self.db.clock.now(),
-                               end_reason=(call.leg.end_reason or "hangup")[:20],
-                               recording_path=str(recording) if recording else None)
+                               end_reason=(call.leg.end_reason or "hangup")[:20])

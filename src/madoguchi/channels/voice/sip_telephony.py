@@ -75,6 +75,8 @@ class SipLeg:
         self.invite_tx: ServerInviteTransaction | None = None
         self.bridged: SipLeg | None = None
         self.remote_held = False
+        self.local_held = False   # we put the far end on hold (hold())
+        self.reinvites_answered = 0
         self._digits: asyncio.Queue[str] = asyncio.Queue()
         self._digit_seen = asyncio.Event()
         self._ended = asyncio.Event()
@@ -134,7 +136,21 @@ class SipLeg:
     def on_event(self, handler: LegEventHandler) -> None:
         self._handlers.append(handler)
 
+    async def hold(self) -> None:
+        if self.state is LegState.ANSWERED and not self.remote_held:
+            self.state = move(self.state, "hold")
+            self.local_held = True
+            self.tel._reoffer(self, "sendonly")
+
+    async def resume(self) -> None:
+        if self.state is LegState.HELD and self.local_held:
+            self.state = move(self.state, "resume")
+            self.local_held = False
+            self.tel._reoffer(self, "sendrecv")
+
     def start_recording(self, path: Path) -> None:
+        if self._recorder is not None:
+            self._recorder.close()
         self._recorder = Recorder(path)
         self.rtp.on_audio = self._recorder.feed
 
@@ -175,11 +191,11 @@ class SipLeg:
             except Exception:
                 logger.exception("leg event handler failed")
 
-    def _sdp(self) -> str:
+    def _sdp(self, direction: str | None = None) -> str:
         choice = self.rtp.choice
         formats = [(choice.codec_pt, choice.codec)] if choice else offer_formats()
         dtmf = choice.dtmf_pt if choice else DEFAULT_DTMF_PT
-        direction = choice.direction if choice else "sendrecv"
+        direction = direction or (choice.direction if choice else "sendrecv")
         return build_sdp(address=self.tel.media.host, port=self.rtp.local_port, session_id=hash(self.leg_id) & 0xFFFFFF,
                          version=self.sdp_version, formats=formats, dtmf_pt=dtmf, direction=direction)
 
@@ -395,6 +411,23 @@ class SipTelephony:
         headers.add("max-forwards", "70")
         cancel = SipRequest(headers=headers, body=b"", method="CANCEL", uri=invite.uri)
         self.endpoint.request(cancel, leg.peer, on_response=lambda r: None, on_timeout=lambda: None)
+
+    def _reoffer(self, leg: SipLeg, direction: str) -> None:
+        """A re-INVITE (RFC 3261 §14.1) offering the same media with ``direction``; its 2xx is ACKed
+        here (the ACK for a 2xx is the UA core's, §13.2.2.4). A failed re-INVITE leaves the call as
+        it was (§14.1): only the hold state we keep changes."""
+        leg.sdp_version += 1
+        leg.local_cseq += 1
+        invite = self._request(leg, "INVITE", body=leg._sdp(direction).encode())
+
+        def on_response(response: SipResponse) -> None:
+            if 200 <= response.status < 300:
+                self._send_ack(leg, invite.cseq[0])
+                leg.reinvites_answered += 1
+            elif response.status >= 300:
+                logger.info("re-INVITE (%s) on %s answered %s", direction, leg.call_id, response.status)
+
+        self.endpoint.request(invite, leg.peer, on_response=on_response, on_timeout=lambda: None)
 
     def _in_dialog(self, leg: SipLeg, method: str, body: bytes = b"") -> None:
         leg.local_cseq += 1

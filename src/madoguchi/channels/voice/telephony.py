@@ -78,6 +78,12 @@ class Leg(Protocol):
 
     def on_event(self, handler: LegEventHandler) -> None: ...
 
+    async def hold(self) -> None:
+        """Put the far end on hold: a re-INVITE with ``a=sendonly`` (RFC 3264 §8.4); no-op unless answered."""
+
+    async def resume(self) -> None:
+        """Take the far end off hold: a re-INVITE with ``a=sendrecv``; no-op unless held by us."""
+
     def start_recording(self, path: Path) -> None: ...
 
     def pause_recording(self, paused: bool) -> None: ...

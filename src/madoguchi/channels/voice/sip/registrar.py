@@ -33,6 +33,9 @@ class Registrar:
         self._bindings[aor] = Binding(aor, contact, address, self._now() + granted)
         return granted
 
+    def __len__(self) -> int:
+        return len(self._bindings)
+
     def lookup(self, aor: str) -> Binding | None:
         binding = self._bindings.get(aor)
         if binding is not None and binding.expires_at <= self._now():

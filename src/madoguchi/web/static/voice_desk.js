@@ -1,0 +1,81 @@
+// Agent desktop, phone calls: the CTI screen pop (when the ACD rings the agent's phone, the
+// caller's customer and timeline open at once, found by the caller's number), the call banner,
+// pausing the recording (card numbers) and playing a call's recordings from the contact.
+(function () {
+  "use strict";
+  const { t, esc, api } = window.Mdg;
+  const $ = (id) => document.getElementById(id);
+  let contact = null;   // the open contact, when it is a call
+  let paused = false;
+
+  const panel = document.createElement("section");
+  panel.id = "voice-panel";
+  panel.className = "voice-panel hidden";
+  panel.innerHTML = '<p class="notice" id="voice-banner" role="status"></p>' +
+    '<button type="button" class="secondary hidden" id="voice-record-toggle"></button> ' +
+    '<span class="muted small" id="voice-record-state"></span>' +
+    '<h3>' + esc(t("voice.recordings")) + '</h3><ul class="small" id="voice-recordings"></ul>' +
+    '<p class="error" id="voice-error" role="alert"></p>';
+  const messages = $("messages");
+  messages.parentNode.insertBefore(panel, messages);
+
+  function showError(err) { $("voice-error").textContent = err ? err.message : ""; }
+
+  function renderToggle() {
+    const live = contact && (contact.state === "active" || contact.state === "held");
+    $("voice-record-toggle").classList.toggle("hidden", !live);
+    $("voice-record-toggle").textContent = t(paused ? "voice.resume_recording" : "voice.pause_recording");
+    $("voice-record-state").textContent = live && paused ? t("voice.recording_paused") : "";
+  }
+
+  async function loadRecordings(contactId) {
+    const items = await api("GET", "/api/v1/contacts/" + contactId + "/recordings");
+    $("voice-recordings").innerHTML = items.length ? items.map((r) =>
+      '<li><span>' + esc(t(r.leg === "caller" ? "voice.leg_caller" : "voice.leg_agent")) + "</span> " +
+      '<audio controls preload="none" src="' + esc(r.url) + '"></audio></li>').join("")
+      : '<li class="empty">' + esc(t("voice.no_recordings")) + "</li>";
+  }
+
+  document.addEventListener("mdg:contact-opened", (event) => {
+    const detail = event.detail;
+    const isCall = detail.contact.channel_kind === "voice";
+    contact = isCall ? detail.contact : null;
+    panel.classList.toggle("hidden", !isCall);
+    if (!isCall) return;
+    paused = false;
+    $("voice-banner").textContent = t("voice.call_with", { caller: detail.customer.display_name || detail.contact.subject || "" });
+    renderToggle();
+    loadRecordings(detail.contact.id).catch(showError);
+  });
+
+  $("voice-record-toggle").addEventListener("click", async () => {
+    if (!contact) return;
+    try {
+      await api("PUT", "/api/v1/contacts/" + contact.id + "/voice/recording", { paused: !paused });
+      paused = !paused;
+      renderToggle();
+      showError(null);
+    } catch (err) { showError(err); }
+  });
+
+  document.addEventListener("mdg:event", (event) => {
+    const frame = event.detail;
+    const data = frame.data || {};
+    if (frame.type === "voice.call" && data.state === "ringing") {
+      // CTI screen pop: the phone is ringing now; show who is calling before it is answered.
+      window.MdgDesktop.openContact(data.contact_id).then(() => {
+        if (contact && contact.id === data.contact_id) {
+          $("voice-banner").textContent = t("voice.ringing", { caller: data.customer_name || data.caller });
+        }
+      });
+    } else if (frame.type === "voice.call" && contact && contact.id === data.contact_id) {
+      $("voice-banner").textContent = t(data.state === "answered" ? "voice.call_with" : "voice.call_ended",
+        { caller: data.customer_name || data.caller });
+      if (data.state === "ended") loadRecordings(data.contact_id).catch(showError);
+    } else if (frame.type === "contact.changed" && contact && contact.id === data.contact_id) {
+      contact.state = data.state;
+      renderToggle();
+      if (data.state === "ended" || data.state === "wrap_up") loadRecordings(data.contact_id).catch(showError);
+    }
+  });
+})();
