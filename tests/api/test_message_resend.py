@@ -55,3 +55,10 @@ async def test_resends_are_one_message(server: RunningServer, clients: Callable[
                if f["type"] == "message.created" and f["data"]["author_kind"] == "customer"]
     assert len(created) == count
     assert len({f["id"] for f in created}) == count
+
+    # After the conversation ended, a late resend still gets the original back, not an error and
+    # not a new conversation.
+    await visitor.socket.op({"op": "leave"})
+    late = await visitor.socket.op({"op": "message.send", "body": "m5", "client_msg_id": "r-5"})
+    assert late["op"] == "ack" and late["contact_id"] == contact_id
+    assert late["message_id"] == answers[12]["id"]

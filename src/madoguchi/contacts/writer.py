@@ -197,8 +197,16 @@ class MessageWriter:
                     continue  # a resend after a lost ack: answered with the stored message below
                 message = WrittenMessage(id=new_id, **values)
                 uow.emit(events.message_created(contacts[message.contact_id], message, author_name))
+            # Resends are answered with the stored message even where the checks now refuse the
+            # post (a resend after the conversation ended returns the original, never an error).
+            refused = [(p.post.contact_id, p.post.client_msg_id) for p, outcome in zip(batch, outcomes, strict=True)
+                       if isinstance(outcome, DomainError) and p.post.client_msg_id]
             earlier = await _stored(uow.session, [(r["contact_id"], r["client_msg_id"])
-                                                  for r, new_id in zip(rows, stored, strict=True) if new_id is None])
+                                                  for r, new_id in zip(rows, stored, strict=True) if new_id is None]
+                                    + [(c, m) for c, m in refused if m is not None])
+            outcomes = [earlier.get((p.post.contact_id, p.post.client_msg_id or ""), outcome)
+                        if isinstance(outcome, DomainError) and p.post.client_msg_id else outcome
+                        for p, outcome in zip(batch, outcomes, strict=True)]
             for values, new_id in zip(rows, stored, strict=True):
                 written_rows.append(WrittenMessage(id=new_id, **values) if new_id is not None
                                     else earlier[(values["contact_id"], values["client_msg_id"])])

@@ -92,6 +92,13 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
     if not rows:
         return Snapshot(now=now, contacts=tuple(contacts), agents=(), queues=policies)
     agent_ids = [p.user_id for p, _ in rows]
+    # Pending offers before load, and not the other way round: on PostgreSQL (read committed) each
+    # statement sees what had committed when it began. An accept commits "offer accepted" and
+    # "contact handled by the agent" together; read in this order, an agent is either seen with the
+    # offer pending or with the contact in its load, never with neither (which offered a second
+    # call to an agent who had just answered one).
+    pending = set((await session.scalars(select(Offer.agent_id).where(
+        Offer.state == OfferState.PENDING, Offer.agent_id.in_(agent_ids)))).all())
     load: dict[int, dict[str, int]] = defaultdict(dict)
     for holder, channel, n in (await session.execute(
             select(Contact.agent_id, Contact.channel_kind, func.count())
@@ -100,8 +107,6 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
         if holder is not None:
             work = capacity_class(channel)
             load[holder][work] = load[holder].get(work, 0) + int(n)
-    pending = set((await session.scalars(select(Offer.agent_id).where(
-        Offer.state == OfferState.PENDING, Offer.agent_id.in_(agent_ids)))).all())
     members = await members_by_agent(session)
     agents = tuple(
         AgentSnapshot(agent_id=p.user_id, state=p.state, queue_ids=frozenset(members.get(p.user_id, ())),
