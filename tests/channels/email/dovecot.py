@@ -1,5 +1,7 @@
 """A private Dovecot IMAP server for a test: its own config, directories and a free loopback port.
-Debian's dovecot-imapd provides the binary (.ci/run installs it)."""
+Debian's dovecot-imapd provides the binary (.ci/run installs it). With ``Certificates`` it also
+listens for IMAPS on a second port; ``make_certificates`` makes a CA of its own and a server
+certificate it signs (Debian's openssl command line)."""
 
 from __future__ import annotations
 
@@ -31,11 +33,43 @@ def _free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Certificates:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def _openssl(*args: str | Path) -> None:
+    done = subprocess.run(["openssl", *map(str, args)], capture_output=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.decode(errors='replace')}")
+
+
+def make_certificates(directory: Path, *, san: str = "IP:127.0.0.1") -> Certificates:
+    """A throwaway CA and a server certificate for ``san``. Complete enough for strict verification
+    (key identifiers, key usage, a CA that is marked as one), so a failure means trust, not format."""
+    ca, ca_key = directory / "ca.pem", directory / "ca.key"
+    cert, key, csr = directory / "server.pem", directory / "server.key", directory / "server.csr"
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=Madoguchi test CA", "-keyout", ca_key, "-out", ca,
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _openssl("req", "-new", *ec, "-subj", "/CN=Madoguchi test IMAP", "-keyout", key, "-out", csr)
+    extensions = directory / "server.ext"
+    extensions.write_text(f"subjectAltName={san}\nbasicConstraints=critical,CA:FALSE\n"
+                          "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+                          "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+    _openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-days", "2",
+             "-out", cert, "-extfile", extensions)
+    return Certificates(ca=ca, cert=cert, key=key)
+
+
 @dataclass
 class Dovecot:
     root: Path
     port: int
     process: subprocess.Popen[bytes]
+    tls_port: int | None = None
 
     def client(self) -> imaplib.IMAP4:
         client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
@@ -70,7 +104,7 @@ class Dovecot:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start() -> Dovecot:
+def start(certificates: Certificates | None = None) -> Dovecot:
     # Under /tmp with open permissions: the mail processes run as an unprivileged user, and pytest's
     # own tmp_path is private to root.
     root = Path(tempfile.mkdtemp(prefix="mdg-dovecot-"))
@@ -78,6 +112,8 @@ def start() -> Dovecot:
     for sub in ("run", "state", "mail"):
         (root / sub).mkdir()
     port = _free_port()
+    tls_port = _free_port() if certificates else None
+    ssl = f"yes\nssl_cert = <{certificates.cert}\nssl_key = <{certificates.key}" if certificates else "no"
     if os.geteuid() == 0:
         mail_user, login_user = "dovecot", "dovenull"
         owner = pwd.getpwnam(mail_user)
@@ -91,7 +127,7 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+ssl = {ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
@@ -114,7 +150,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port or 0}
   }}
 }}
 service anvil {{
@@ -123,7 +160,7 @@ service anvil {{
 """)
     process = subprocess.Popen([DOVECOT, "-F", "-c", str(root / "dovecot.conf")], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    server = Dovecot(root=root, port=port, process=process)
+    server = Dovecot(root=root, port=port, process=process, tls_port=tls_port)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if process.poll() is not None:

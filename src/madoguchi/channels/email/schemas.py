@@ -203,7 +203,7 @@ class ImapIn(BaseModel):
 
     host: str = Field(min_length=1, max_length=255)
     port: int = Field(default=993, ge=1, le=65535)
-    security: Literal["ssl", "none"] = "ssl"
+    security: Literal["ssl", "starttls", "none"] = "ssl"
     username: str = Field(min_length=1, max_length=255)
     password: str = Field(min_length=1, max_length=500)
     folder: str = Field(default="INBOX", min_length=1, max_length=255)

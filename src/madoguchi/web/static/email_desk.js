@@ -118,7 +118,10 @@
       : thread.first_response_due_at ? t("email.first_response_due", { time: fmtTime(thread.first_response_due_at) }) : "";
     const last = [...thread.emails].reverse().find((m) => m.direction === "inbound");
     if (last && !$("email-to").value) $("email-to").value = last.reply_to || last.from_addr;
-    if (!$("email-subject").value) $("email-subject").value = last ? last.subject : contact.subject || "";
+    // Left empty, the server answers as "Re: <subject> [#case]" and a template may set its own subject;
+    // a filled-in subject replaces that default, so the default is only shown, not entered.
+    const base = (last ? last.subject : contact.subject) || "";
+    $("email-subject").placeholder = base ? (/^re:/i.test(base) ? base : "Re: " + base) : "";
   }
 
   async function loadTemplates() {
@@ -145,6 +148,7 @@
 
   function resetForm() {
     for (const id of ["email-to", "email-cc", "email-bcc", "email-subject"]) $(id).value = "";
+    $("email-subject").placeholder = "";
     $("email-body").innerHTML = "";
     $("email-files").value = "";
     $("email-error").textContent = "";
