@@ -182,6 +182,20 @@ async def setup_database(database_url: str, agents: int) -> None:
 
 _HEAD = '<?xml version="1.0" encoding="UTF-8" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
 
+def _sdp(origin: str) -> str:
+    """The one offer/answer both simulated ends make: PCMA with RFC 4733 telephone-events."""
+    return f"""      v=0
+      o={origin} 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+"""
+
+
 _REGISTER = _HEAD + """<scenario name="agent phones register">
   <send retrans="500"><![CDATA[
       REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
@@ -236,16 +250,7 @@ _AGENT_PHONE = _HEAD + """<scenario name="agent phones answer and echo">
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=agent 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-  ]]></send>
+""" + _sdp("agent") + """  ]]></send>
   <recv request="ACK" crlf="true"/>
   <recv request="BYE"/>
   <send><![CDATA[
@@ -303,16 +308,7 @@ def caller_scenario(talk_pcap: Path) -> str:
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=caller 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 8 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-  ]]></send>
+{_sdp('caller')}  ]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="200" rtd="true"/>
