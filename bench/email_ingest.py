@@ -112,6 +112,12 @@ finally:
 """
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; fields 14 and 15 of stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def count_done(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         done = (await conn.execute(text("SELECT count(*) FROM email_inbound WHERE status != 'received'"))).scalar()
@@ -162,6 +168,7 @@ async def run(db: str, count: int, senders: int, profile: Path | None = None) ->
             p.start()
         for r in ready:
             r.wait(60)
+        cpu_before = process_cpu_s(proc.pid)
         started = time.perf_counter()
         go.set()
         # One engine for the polling, so the measuring process takes little of the CPU it measures.
@@ -174,10 +181,12 @@ async def run(db: str, count: int, senders: int, profile: Path | None = None) ->
         finally:
             await watcher.dispose()
         elapsed = time.perf_counter() - started
+        cpu_s = process_cpu_s(proc.pid) - cpu_before
         for p in procs:
             p.join(30)
         lat = await latencies(url)
         return {"messages": count, "seconds": elapsed, "per_second": count / elapsed,
+                "server_cpu_ms_per_message": 1000 * cpu_s / count,
                 "p50_ms": 1000 * lat[len(lat) // 2], "p99_ms": 1000 * lat[int(len(lat) * 0.99) - 1]}
     finally:
         proc.terminate()
@@ -202,7 +211,8 @@ def main() -> None:
     for db in dbs:
         result = asyncio.run(run(db, args.messages, args.senders, args.profile))
         print(f"{db:<9} {result['per_second']:8.1f} messages/s  ({result['messages']} in {result['seconds']:.2f} s; "
-              f"receipt→contact p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms)")
+              f"receipt→contact p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms; "
+              f"server CPU {result['server_cpu_ms_per_message']:.2f} ms per message)")
 
 
 if __name__ == "__main__":

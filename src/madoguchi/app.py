@@ -44,6 +44,7 @@ from madoguchi.web.pages import router as web_router
 from madoguchi.workers.email_workers import email_workers
 from madoguchi.workers.feed_pruning import FeedPruner
 from madoguchi.workers.report_rollups import report_workers
+from madoguchi.workers.voice_transcription import voice_workers
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await flow_timers.start()
         await ctx.writer.start()
         await ctx.channels.start()
-        background = email_workers(ctx) + report_workers(ctx)
+        background = email_workers(ctx) + report_workers(ctx) + voice_workers(ctx)
         for worker in background:
             await worker.start()
         pruner = FeedPruner(ctx.db, retention_hours=settings.feed_retention_hours)

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     rtp_allowed_networks: str = "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128"
     voice_prompts_dir: str | None = None
     voice_recordings_dir: str | None = None
+    #: Post-call transcription of recordings (docs/voice.md): auto is faster-whisper when a model
+    #: directory is set, else PocketSphinx (English) when installed, else none.
+    voice_transcription: Literal["auto", "off", "pocketsphinx", "faster-whisper"] = "auto"
+    voice_whisper_model_dir: str | None = None
 
     @field_validator("smtp_port", "sip_port", mode="before")
     @classmethod

@@ -29,11 +29,14 @@ def positions(snapshot: Snapshot, aht_s: dict[int, float]) -> dict[int, LinePosi
     for contact in snapshot.contacts:
         by_queue.setdefault(contact.queue_id, []).append(contact)
     out: dict[int, LinePosition] = {}
+    parallel: dict[tuple[int, str], int] = {}
     for queue_id, line in by_queue.items():
         policy = snapshot.queues.get(queue_id) or QueuePolicy(queue_id=queue_id)
         line.sort(key=lambda c: line_key(c, policy))
         for number, contact in enumerate(line, start=1):
-            n = servers(snapshot, queue_id, contact.channel)
+            n = parallel.get((queue_id, contact.channel))
+            if n is None:
+                n = parallel[(queue_id, contact.channel)] = servers(snapshot, queue_id, contact.channel)
             estimate = number * aht_s.get(queue_id, 300.0) / n if n else None
             out[contact.contact_id] = LinePosition(contact.contact_id, queue_id, number, estimate)
     return out

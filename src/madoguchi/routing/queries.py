@@ -39,12 +39,17 @@ async def members_by_agent(session: AsyncSession) -> dict[int, list[int]]:
     return dict(out)
 
 
-async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
+async def load_snapshot(session: AsyncSession, now: datetime, *,
+                        topics: dict[int, str] | None = None) -> Snapshot:
     """Everything the Router needs, straight from the database: after a restart (or on the instance
-    that takes over the router lease) the line is exactly what it was."""
+    that takes over the router lease) the line is exactly what it was. With ``topics``, the realtime
+    topic of each waiting contact whose customer is watching (a live chat) is put there."""
     queues = {q.id: q for q in (await session.scalars(select(Queue))).all()}
-    waiting = (await session.scalars(
-        select(Contact).where(Contact.state == ContactState.QUEUED, Contact.queue_id.is_not(None)))).all()
+    # Columns, not entities: with thousands in line (an email flood) this runs at every step.
+    waiting = (await session.execute(
+        select(Contact.id, Contact.queue_id, Contact.channel_kind, Contact.enqueued_at, Contact.priority,
+               Contact.customer_id, Contact.target_agent_id, Contact.customer_topic)
+        .where(Contact.state == ContactState.QUEUED, Contact.queue_id.is_not(None)))).all()
     declined: dict[int, set[int]] = defaultdict(set)
     sticky: dict[int, tuple[int, datetime]] = {}
     if waiting:
@@ -66,9 +71,11 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
                     sticky[customer_id] = (last_agent, as_utc(ended_at))  # the latest wins
     vip: dict[int, int] = {}
     if waiting:
+        # Only customers marked with a priority: the rest are 0, and there may be thousands.
         for customer_id, attributes in (await session.execute(select(Customer.id, Customer.attributes).where(
                 Customer.id.in_({c.customer_id for c in waiting})))).all():
-            vip[customer_id] = customer_priority(attributes or {})
+            if attributes and "priority" in attributes:
+                vip[customer_id] = customer_priority(attributes)
     contacts = []
     for c in waiting:
         queue = queues.get(c.queue_id) if c.queue_id is not None else None
@@ -76,14 +83,17 @@ async def load_snapshot(session: AsyncSession, now: datetime) -> Snapshot:
         if queue is not None and queue.sticky_window_s and c.customer_id in sticky:
             sticky_agent, last_end = sticky[c.customer_id]
             sticky_until = last_end + timedelta(seconds=queue.sticky_window_s)
+        refused = declined.get(c.id, ())
         contacts.append(WaitingContact(
             contact_id=c.id, queue_id=c.queue_id or 0, channel=capacity_class(c.channel_kind),
             enqueued_at=as_utc(c.enqueued_at) if c.enqueued_at else now,
             priority=c.priority or vip.get(c.customer_id, 0),
-            queue_priority=queue.priority if queue else 0, declined_by=frozenset(declined.get(c.id, ())),
+            queue_priority=queue.priority if queue else 0, declined_by=frozenset(refused),
             sticky_agent_id=sticky_agent, sticky_until=sticky_until,
             # A named agent who declined or missed it: back to anyone in the queue.
-            target_agent_id=c.target_agent_id if c.target_agent_id not in declined.get(c.id, ()) else None))
+            target_agent_id=c.target_agent_id if c.target_agent_id not in refused else None))
+        if topics is not None and c.customer_topic:
+            topics[c.id] = c.customer_topic
     policies = {q.id: policy_of(q) for q in queues.values()}
 
     rows = (await session.execute(
@@ -194,14 +204,6 @@ async def wrap_up_overdue(session: AsyncSession, now: datetime) -> list[int]:
         .where(Contact.state == ContactState.ENDED, Queue.wrap_up_limit_s.is_not(None)))).all()
     return [cid for cid, ended, limit in rows
             if ended is not None and limit is not None and (now - as_utc(ended)).total_seconds() >= limit]
-
-
-async def customer_topics(session: AsyncSession, contact_ids: list[int]) -> dict[int, str]:
-    if not contact_ids:
-        return {}
-    rows = await session.execute(select(Contact.id, Contact.customer_topic).where(
-        Contact.id.in_(contact_ids), Contact.customer_topic.is_not(None)))
-    return {cid: topic for cid, topic in rows.all() if topic}
 
 
 async def position_of(session: AsyncSession, contact_id: int, now: datetime) -> LinePosition | None:

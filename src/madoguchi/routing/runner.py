@@ -26,7 +26,6 @@ from madoguchi.routing.policy import hours_of, overflow_of
 from madoguchi.routing.position import LinePosition, positions
 from madoguchi.routing.queries import (
     aht_by_queue,
-    customer_topics,
     default_aht,
     load_snapshot,
     next_offer_deadline,
@@ -40,9 +39,18 @@ from madoguchi.routing.states import OfferState
 logger = logging.getLogger(__name__)
 
 WAKE_ON = frozenset({"contact.changed", "agent.state_changed", "queue.changed", "offer.closed"})
+#: Contact changes that only add demand: while nobody is free they cannot lead to an offer, so they
+#: wait for the next regular step (at most IDLE_TICK_S) instead of waking the router each time.
+DEMAND_ONLY = frozenset({"queued"})
 IDLE_TICK_S = 1.0
 AHT_REFRESH_S = 60.0
 MAX_PACE_S = 0.5
+
+
+def anyone_free(snapshot: Snapshot) -> bool:
+    """Some agent could take some class of work now; otherwise deciding is skipped (with a flood of
+    emails in line and nobody free, rebuilding the Router's indexes would decide nothing)."""
+    return any(a.can_take(ch) for a in snapshot.agents for ch in a.capacity)
 
 
 class RouterRunner:
@@ -61,13 +69,18 @@ class RouterRunner:
         self.positions: dict[int, LinePosition] = {}
         self._aht: dict[int, float] = {}
         self._aht_at: datetime | None = None
+        self._nobody_free = False  # as of the last step
 
     def wake(self) -> None:
         self._wake.set()
 
     def _on_event(self, envelope: Envelope) -> None:
-        if envelope.type in WAKE_ON:
-            self._wake.set()
+        if envelope.type not in WAKE_ON:
+            return
+        if (self._nobody_free and envelope.type == "contact.changed"
+                and envelope.data.get("change") in DEMAND_ONLY):
+            return  # a flood of new contacts with every agent busy: the next tick will do
+        self._wake.set()
 
     async def start(self) -> None:
         self._unsubscribe = self.db.bus.subscribe(self._on_event)
@@ -91,14 +104,18 @@ class RouterRunner:
             for contact_id in await wrap_up_overdue(uow.session, now):
                 contact = await get_contact(uow, contact_id)
                 await do_auto_wrap_up(uow, contact=contact)
-            snapshot = await load_snapshot(uow.session, now)
+            topics: dict[int, str] = {}
+            snapshot = await load_snapshot(uow.session, now, topics=topics)
             if await self._overflow(uow, snapshot):
-                snapshot = await load_snapshot(uow.session, now)
-            for decision in self.router.decide(snapshot):
-                await do_make_offer(uow, decision=decision, default_timeout_s=self.offer_timeout_s)
-            await uow.session.flush()
+                topics.clear()
+                snapshot = await load_snapshot(uow.session, now, topics=topics)
+            self._nobody_free = not anyone_free(snapshot)
+            if snapshot.contacts and not self._nobody_free:
+                for decision in self.router.decide(snapshot):
+                    await do_make_offer(uow, decision=decision, default_timeout_s=self.offer_timeout_s)
+                await uow.session.flush()
             deadline = await next_offer_deadline(uow.session)
-            await self._announce_positions(uow, snapshot, now)
+            await self._announce_positions(uow, snapshot, now, topics)
         self.steps += 1
         if deadline is None:
             return IDLE_TICK_S
@@ -121,8 +138,13 @@ class RouterRunner:
             await uow.session.flush()
         return bool(moves)
 
-    async def _announce_positions(self, uow: UnitOfWork, snapshot: Snapshot, now: datetime) -> None:
-        """Ephemeral ``queue.position`` events to customers whose place or estimate changed."""
+    async def _announce_positions(self, uow: UnitOfWork, snapshot: Snapshot, now: datetime,
+                                  topics: dict[int, str]) -> None:
+        """Ephemeral ``queue.position`` events to customers who watch (``topics``: a live chat) and
+        whose place or estimate changed. The others (an email) are counted in the line all the same."""
+        if not topics:
+            self.positions = {}
+            return
         if self._aht_at is None or (now - self._aht_at).total_seconds() > AHT_REFRESH_S:
             self._aht = await aht_by_queue(uow.session)
             self._aht_at = now
@@ -131,18 +153,15 @@ class RouterRunner:
             Offer.state == OfferState.PENDING))).all())
         in_line = Snapshot(now=now, contacts=tuple(c for c in snapshot.contacts if c.contact_id not in pending),
                            agents=snapshot.agents, queues=snapshot.queues)
-        current = positions(in_line, {**(await default_aht(uow.session)), **self._aht})
+        current = {cid: p for cid, p in positions(in_line, {**(await default_aht(uow.session)), **self._aht}).items()
+                   if cid in topics}
         changed = [p for cid, p in current.items() if self.positions.get(cid) != p]
         self.positions = current
-        topics = await customer_topics(uow.session, [p.contact_id for p in changed])
         for p in changed:
-            topic = topics.get(p.contact_id)
-            if topic is None:
-                continue
             uow.emit(Event("queue.position", {
                 "contact_id": p.contact_id, "queue_id": p.queue_id, "position": p.position,
                 "estimated_wait_s": round(p.estimated_wait_s) if p.estimated_wait_s is not None else None},
-                (topic,), durable=False))
+                (topics[p.contact_id],), durable=False))
 
     async def _run(self) -> None:
         while True:

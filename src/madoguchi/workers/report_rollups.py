@@ -15,6 +15,7 @@ def report_workers(ctx: AppContext) -> list[Worker]:
     if not settings.report_rollups_enabled:
         return []
     board = WallboardPublisher(ctx.db, timezone=settings.timezone, short_abandon_s=settings.short_abandon_s)
-    return [RollupWorker(ctx.db, lease=Lease(ctx.db.engine, "madoguchi.reports"), timezone=settings.timezone,
+    # Stopped after the roll-up worker (app.py stops in reverse order): a publication may be due.
+    return [board, RollupWorker(ctx.db, lease=Lease(ctx.db.engine, "madoguchi.reports"), timezone=settings.timezone,
                          fcr_window_days=settings.fcr_window_days, short_abandon_s=settings.short_abandon_s,
                          after_batch=board.refresh)]

@@ -117,3 +117,42 @@ async def test_a_call_for_an_unknown_number_is_refused(voice: tuple[VoiceService
     caller = telephony.call_in(caller=CALLER, callee="nobody")
     await asyncio.gather(*telephony.calls)
     assert caller.end_reason == "not_found"
+
+
+async def test_a_blind_transfer_from_the_desktop_rings_the_named_agents_phone_and_keeps_the_caller(
+        server: RunningServer, clients: Callable[[], Browserish],
+        voice: tuple[VoiceService, FakeTelephony]) -> None:
+    """Agent A transfers the call to agent B from the desktop: A's phone is hung up, the caller
+    hears music and stays on the line, B's phone rings (the contact keeps its place in line), and
+    B's answer bridges the caller to B. Both agents' legs are one contact's story."""
+    service, telephony = voice
+    first, second = clients(), clients()
+    await agent_on_duty(server, first, "tanaka@demo.madoguchi.test")
+    await agent_on_duty(server, second, "suzuki@demo.madoguchi.test")
+    await second.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "break", "reason": "lunch"})
+    telephony.registered.update({"tanaka", "suzuki"})
+    caller = telephony.call_in(caller=CALLER, callee="support")
+    await until(lambda: "answer" in caller.log, "the IVR to answer")
+    caller.press("2")
+    await until(lambda: "tanaka" in telephony.ringing, "the first agent's phone to ring")
+    first_leg = telephony.answer("tanaka")
+    await until(lambda: caller.bridged is first_leg, "the bridge to the first agent")
+    contact, _, _ = await contact_of(server)
+    enqueued_at = contact.enqueued_at
+
+    await second.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "available"})
+    me = await second.call("GET", "/api/v1/me", expect=200)
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/transfer", expect=200, json={"agent_id": me["id"]})
+    await until(lambda: first_leg.end_reason is not None, "the first agent's leg to hang up")
+    assert caller.end_reason is None and caller.music
+    await until(lambda: "suzuki" in telephony.ringing, "the named agent's phone to ring")
+    second_leg = telephony.answer("suzuki")
+    await until(lambda: caller.bridged is second_leg, "the bridge to the second agent")
+    contact, events, call = await contact_of(server)
+    assert contact.state == "active" and contact.agent_id == me["id"] and call.agent_id == me["id"]
+    assert contact.enqueued_at == enqueued_at  # a transfer keeps the original place in line
+    assert events[-5:] == ["accepted", "transferred", "queued", "offered", "accepted"], events
+
+    caller.hang_up()
+    await until(lambda: second_leg.end_reason is not None, "the second agent's leg to end")
+    await until(lambda: service.calls == {}, "the call to finish")

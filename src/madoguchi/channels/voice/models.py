@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db.base import Base, BigId
@@ -42,3 +43,27 @@ class VoiceCall(Base):
     answered_at: Mapped[datetime | None]
     bridged_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+
+
+class VoiceTranscript(Base):
+    """The transcript of one recording (one leg's far end: the customer or an agent), made after
+    the call by the transcription worker. ``status``: pending, done, skipped (the engine has no
+    model for the language) or failed (``error`` says why)."""
+
+    __tablename__ = "voice_transcripts"
+    __table_args__ = (UniqueConstraint("contact_id", "recording", name="uq_voice_transcripts_contact_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    recording: Mapped[str] = mapped_column(String(200))      # file name in the contact's recordings
+    speaker: Mapped[str] = mapped_column(String(20))         # customer | agent
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    engine: Mapped[str | None] = mapped_column(String(40))
+    segments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    text: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

@@ -1,11 +1,14 @@
-"""Prompts from text: espeak-ng when installed (cached as 8 kHz WAV), a beep otherwise."""
+"""Prompts from text, cached as WAV: Japanese with Open JTalk (pyopenjtalk, jtalk.py), English (and
+Japanese where pyopenjtalk is missing) with espeak-ng, a beep when neither is installed."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib.util
 import logging
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Protocol
@@ -30,32 +33,47 @@ class BeepPrompts:
 
 
 class TtsPrompts:
-    """espeak-ng (English; Japanese with espeak-ng's ja voice) into a cache directory."""
+    """Synthesised prompts in a cache directory (one WAV per language and text)."""
 
     def __init__(self, cache_dir: Path | None = None) -> None:
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "madoguchi-prompts"
         self.engine = shutil.which("espeak-ng")
+        self.jtalk = importlib.util.find_spec("pyopenjtalk") is not None
         self._memory: dict[str, Prompt] = {}
         self._fallback = beep()
+
+    def engine_for(self, language: str) -> str | None:
+        if language == "ja" and self.jtalk:
+            return "open_jtalk"
+        return "espeak-ng" if self.engine is not None else None
 
     async def speech(self, text: str, language: str) -> Prompt:
         key = hashlib.sha256(f"{language}\0{text}".encode()).hexdigest()[:24]
         found = self._memory.get(key)
         if found is not None:
             return found
-        if self.engine is None:
+        engine = self.engine_for(language)
+        if engine is None:
             return self._fallback
-        path = self.cache_dir / f"{key}.wav"
+        path = self.cache_dir / f"{key}-{engine}.wav"
         if not path.exists():
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            voice = "ja" if language == "ja" else "en-us"
+            partial = path.with_suffix(".part.wav")  # a crash mid-synthesis leaves no half prompt behind
+            if engine == "open_jtalk":
+                argv = [sys.executable, "-m", "madoguchi.channels.voice.jtalk", str(partial)]
+                stdin = text.encode("utf-8")
+            else:
+                argv = [str(self.engine), "-v", "ja" if language == "ja" else "en-us", "-s", "165", "-w", str(partial),
+                        text]
+                stdin = None
             process = await asyncio.create_subprocess_exec(
-                self.engine, "-v", voice, "-s", "165", "-w", str(path), text,
+                *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-            _, err = await process.communicate()
-            if process.returncode != 0 or not path.exists():
-                logger.warning("espeak-ng failed (%s): %s", process.returncode, err.decode(errors="replace")[:200])
+            _, err = await process.communicate(stdin)
+            if process.returncode != 0 or not partial.exists():
+                logger.warning("%s failed (%s): %s", engine, process.returncode, err.decode(errors="replace")[:200])
                 return self._fallback
+            partial.replace(path)
         prompt = await asyncio.to_thread(load_wav, path)
         self._memory[key] = prompt
         return prompt

@@ -21,7 +21,7 @@ from madoguchi.settings import Settings
 
 #: Bus event that tells the node holding the call to pause or resume its recorders.
 VOICE_RECORDING = "voice.recording"
-_NAME = re.compile(r"^(caller|agent-\d+)(-\d+)?\.wav$")
+NAME_PATTERN = re.compile(r"^(caller|agent-\d+)(-\d+)?\.wav$")
 
 
 class RecordingOut(BaseModel):
@@ -54,7 +54,7 @@ def list_for(settings: Settings, contact_id: int) -> list[RecordingOut]:
         return []
     found = []
     for path in sorted(directory.iterdir()):
-        match = _NAME.match(path.name)
+        match = NAME_PATTERN.match(path.name)
         if match is None or not path.is_file():
             continue
         leg = match.group(1)
@@ -67,7 +67,7 @@ def list_for(settings: Settings, contact_id: int) -> list[RecordingOut]:
 def path_of(settings: Settings, contact_id: int, name: str) -> Path:
     """The file of one recording; NotFound for any name that is not one of the contact's recordings
     (so no path outside the contact's directory can be asked for)."""
-    if not settings.voice_recordings_dir or _NAME.match(name) is None:
+    if not settings.voice_recordings_dir or NAME_PATTERN.match(name) is None:
         raise NotFound("recording", name)
     path = contact_dir(Path(settings.voice_recordings_dir), contact_id) / name
     if not path.is_file():

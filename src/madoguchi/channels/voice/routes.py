@@ -10,8 +10,9 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from madoguchi.api.deps import CtxDep, require
-from madoguchi.channels.voice import recordings
+from madoguchi.channels.voice import recordings, transcripts
 from madoguchi.channels.voice.recordings import RecordingOut
+from madoguchi.channels.voice.transcripts import TranscriptOut
 from madoguchi.contacts.access import access_contact
 from madoguchi.identity.models import User
 from madoguchi.identity.permissions import Perm
@@ -45,3 +46,11 @@ async def play_recording(contact_id: int, name: str, ctx: CtxDep,
         contact = await access_contact(session, user, contact_id)
     path = recordings.path_of(ctx.settings, contact.id, name)
     return FileResponse(path, media_type="audio/wav", filename=f"contact-{contact.id}-{name}")
+
+
+@router.get("/contacts/{contact_id}/transcripts", response_model=list[TranscriptOut])
+async def list_transcripts(contact_id: int, ctx: CtxDep,
+                           user: Annotated[User, require(Perm.READ_QUEUES)]) -> list[TranscriptOut]:
+    async with ctx.db.read() as session:
+        contact = await access_contact(session, user, contact_id)
+        return await transcripts.list_for(session, contact.id)

@@ -24,6 +24,7 @@ from madoguchi.channels.voice.models import VoiceCall
 from madoguchi.channels.voice.prompts import Prompts
 from madoguchi.channels.voice.recordings import VOICE_RECORDING, contact_dir, new_path
 from madoguchi.channels.voice.telephony import CallFailed, Leg, LegState, Telephony, is_ended
+from madoguchi.channels.voice.transcripts import do_queue_transcripts
 from madoguchi.contacts.actions import do_move, do_open_contact, get_contact, record_event
 from madoguchi.contacts.events import CONTACT_CHANGED
 from madoguchi.contacts.models import Contact
@@ -153,6 +154,14 @@ class VoiceService:
                 await call.agent_leg.hangup()
             with contextlib.suppress(Exception):
                 await self._close_row(call)
+            if self.recordings_dir is not None:
+                language = call.language or str(entry_point.settings.get("language") or "ja")
+                try:
+                    async with self.db.uow() as uow:
+                        await do_queue_transcripts(uow, contact_id=call.contact_id, root=self.recordings_dir,
+                                                   language=language)
+                except Exception:
+                    logger.exception("queueing transcripts of contact %s failed", call.contact_id)
 
     async def _entry_point(self, callee: str) -> EntryPoint | None:
         """The voice entry point a call is for. The list is kept for 5 s (a burst of calls would

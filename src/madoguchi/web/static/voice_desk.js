@@ -1,6 +1,6 @@
 // Agent desktop, phone calls: the CTI screen pop (when the ACD rings the agent's phone, the
 // caller's customer and timeline open at once, found by the caller's number), the call banner,
-// pausing the recording (card numbers) and playing a call's recordings from the contact.
+// pausing the recording (card numbers), playing a call's recordings and reading their transcripts.
 (function () {
   "use strict";
   const { t, esc, api } = window.Mdg;
@@ -15,6 +15,7 @@
     '<button type="button" class="secondary hidden" id="voice-record-toggle"></button> ' +
     '<span class="muted small" id="voice-record-state"></span>' +
     '<h3>' + esc(t("voice.recordings")) + '</h3><ul class="small" id="voice-recordings"></ul>' +
+    '<h3>' + esc(t("voice.transcripts")) + '</h3><div class="small" id="voice-transcripts"></div>' +
     '<p class="error" id="voice-error" role="alert"></p>';
   const messages = $("messages");
   messages.parentNode.insertBefore(panel, messages);
@@ -36,6 +37,35 @@
       : '<li class="empty">' + esc(t("voice.no_recordings")) + "</li>";
   }
 
+  function clock(seconds) {
+    const s = Math.floor(seconds);
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  async function loadTranscripts(contactId) {
+    const items = await api("GET", "/api/v1/contacts/" + contactId + "/transcripts");
+    // Both sides in one conversation, in time order; each line says who spoke and when.
+    const lines = [];
+    const notes = [];
+    for (const tr of items) {
+      const who = t(tr.speaker === "customer" ? "voice.speaker_customer" : "voice.speaker_agent");
+      if (tr.status === "done") {
+        for (const seg of tr.segments) lines.push({ at: seg.start_s, who, text: seg.text });
+      } else if (tr.status === "pending" || tr.status === "working") {
+        notes.push(who + ": " + t("voice.transcript_pending"));
+      } else {
+        notes.push(who + ": " + t(tr.status === "skipped" ? "voice.transcript_skipped" : "voice.transcript_failed",
+          { why: tr.error || "" }));
+      }
+    }
+    lines.sort((a, b) => a.at - b.at);
+    $("voice-transcripts").innerHTML = (lines.length || notes.length)
+      ? lines.map((l) => '<p class="transcript-line"><span class="muted">' + esc(clock(l.at)) + " " + esc(l.who) +
+          "</span> " + esc(l.text) + "</p>").join("") +
+        notes.map((n) => '<p class="muted">' + esc(n) + "</p>").join("")
+      : '<p class="empty">' + esc(t("voice.no_transcripts")) + "</p>";
+  }
+
   document.addEventListener("mdg:contact-opened", (event) => {
     const detail = event.detail;
     const isCall = detail.contact.channel_kind === "voice";
@@ -46,6 +76,7 @@
     $("voice-banner").textContent = t("voice.call_with", { caller: detail.customer.display_name || detail.contact.subject || "" });
     renderToggle();
     loadRecordings(detail.contact.id).catch(showError);
+    loadTranscripts(detail.contact.id).catch(showError);
   });
 
   $("voice-record-toggle").addEventListener("click", async () => {
@@ -72,6 +103,8 @@
       $("voice-banner").textContent = t(data.state === "answered" ? "voice.call_with" : "voice.call_ended",
         { caller: data.customer_name || data.caller });
       if (data.state === "ended") loadRecordings(data.contact_id).catch(showError);
+    } else if (frame.type === "voice.transcribed" && contact && contact.id === data.contact_id) {
+      loadTranscripts(data.contact_id).catch(showError);
     } else if (frame.type === "contact.changed" && contact && contact.id === data.contact_id) {
       contact.state = data.state;
       renderToggle();
