@@ -39,7 +39,7 @@ def free_udp_port() -> int:
         return port
 
 
-def baresip_config(directory: Path, *, sip_port: int, server_port: int, wav: Path) -> None:
+def baresip_config(directory: Path, *, sip_port: int, server_port: int, wav: Path, user: str = "tanaka") -> None:
     (directory / "config").write_text(
         "poll_method poll\n"
         f"sip_listen 127.0.0.1:{sip_port}\n"
@@ -49,7 +49,7 @@ def baresip_config(directory: Path, *, sip_port: int, server_port: int, wav: Pat
         "module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\n"
         "module_app account.so\nmodule_app menu.so\n")
     (directory / "accounts").write_text(
-        f"<sip:tanaka@127.0.0.1:{server_port}>;auth_pass=madoguchi-demo;answermode=auto;regint=60;"
+        f"<sip:{user}@127.0.0.1:{server_port}>;auth_pass=madoguchi-demo;answermode=auto;regint=60;"
         "audio_codecs=PCMU,PCMA\n")
 
 
