@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select
 
+from madoguchi.channels.email.mime import parse_message
 from madoguchi.channels.email.models import EmailMessage, EmailOutbox, EmailThread
 from madoguchi.contacts.models import Case, Contact, ContactEvent
 from madoguchi.customers.models import Identity
@@ -196,3 +197,33 @@ async def test_acknowledgement_once_and_an_auto_reply_to_it_gets_none(mail_serve
             EmailMessage.inbound_id.is_not(None)).order_by(EmailMessage.id))).all())
         assert await session.scalar(select(func.count(EmailOutbox.id)).where(EmailOutbox.kind == "auto_ack")) == 1
     assert kinds == [None, "auto_reply", "auto_reply"]
+
+
+async def test_oversized_names_are_bounded_not_lost(mail_server: RunningServer,
+                                                    clients: Callable[[], Browserish]) -> None:
+    """A display name longer than a customer's name column and an attachment name longer than a
+    file name column: the mail still becomes a contact, with the values cut and a defect noted."""
+    name = "Kaito " + "Verylongsurname" * 20
+    msg = compose(sender=f"{name} <kaito@example.jp>", body="see the attached file")
+    msg.add_attachment(b"%PDF-1.4 tiny", maintype="application", subtype="pdf",
+                       filename="invoice-" + "x" * 300 + ".pdf")
+    await send(mail_server, msg, mail_from="kaito@example.jp")
+    [inbound] = await processed(mail_server)
+    assert inbound.status == "processed" and inbound.contact_id is not None
+    supervisor = await clients().login("supervisor@demo.madoguchi.test")
+    thread = await supervisor.call("GET", f"/api/v1/contacts/{inbound.contact_id}/email", expect=200)
+    [mail] = [e for e in thread["emails"] if e["direction"] == "inbound"]
+    assert mail["from_addr"] == "kaito@example.jp" and mail["from_name"] == name[:200]
+    assert "from_nameTooLong" in mail["defects"]
+    [attachment] = mail["attachments"]
+    assert attachment["filename"].endswith(".pdf") and len(attachment["filename"]) == 200
+    contact = await _contact(mail_server, inbound.contact_id)
+    customer = await supervisor.call("GET", f"/api/v1/customers/{contact.customer_id}", expect=200)
+    assert customer["display_name"] == name[:200]
+
+
+def test_a_message_id_longer_than_a_header_line_is_dropped_for_the_bytes_hash() -> None:
+    raw = (b"From: a@example.jp\r\nTo: support@demo.madoguchi.test\r\nSubject: hi\r\n"
+           b"Message-ID: <" + b"x" * 1200 + b"@example.jp>\r\n\r\nhello\r\n")
+    parsed = parse_message(raw)
+    assert parsed.message_id is None and parsed.text.strip() == "hello"

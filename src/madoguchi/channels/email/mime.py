@@ -91,7 +91,11 @@ class _Body:
 
 def _safe_filename(name: str | None, content_type: str, index: int) -> str:
     if name:
-        name = _UNSAFE_NAME.sub("_", name).strip(" ._")[:200]
+        name = _UNSAFE_NAME.sub("_", name).strip(" ._")
+        if len(name) > 200:  # cut the stem, keep the extension (what the file opens with)
+            _, dot, extension = name.rpartition(".")
+            keep = f"{dot}{extension}" if dot and len(extension) <= 16 else ""
+            name = name[:200 - len(keep)] + keep
     if not name:
         ext = mimetypes.guess_extension(content_type) or ".bin"
         name = f"attachment-{index}{ext}"
@@ -296,4 +300,31 @@ def parse_message(raw: bytes) -> ParsedEmail:
         parsed.text = decode_text(raw[:MAX_TEXT_CHARS]).text
         parsed.attachments = []
     _clean_all(parsed)
+    _bound(parsed)
     return parsed
+
+
+#: Column sizes of email_messages / email_attachments (models.py). RFC 5322 caps a header line at
+#: 998 characters and RFC 5321 an address at 64 + 1 + 255, so only malformed or hostile messages
+#: exceed them; they are kept (bounded, with a defect saying so) instead of failing the insert.
+#: The display name also names a new customer (customers.display_name: 200).
+LIMITS = {"message_id": 998, "from_addr": 320, "from_name": 200, "reply_to": 320, "charset": 40}
+ATTACHMENT_LIMIT = 255  # content type and content id (file names are cut to 200 by _safe_filename)
+
+
+def _bound(parsed: ParsedEmail) -> None:
+    if parsed.message_id is not None and len(parsed.message_id) > LIMITS["message_id"]:
+        # A cut identifier could collide with another message's; without one, the bytes' hash
+        # names the message for de-duplication.
+        parsed.message_id = None
+        parsed.defects.append("MessageIdTooLong")
+    for name in ("from_addr", "from_name", "reply_to", "charset"):
+        value = getattr(parsed, name)
+        if value is not None and len(value) > LIMITS[name]:
+            setattr(parsed, name, value[:LIMITS[name]])
+            parsed.defects.append(f"{name}TooLong")
+    for attachment in parsed.attachments:
+        attachment.content_type = attachment.content_type[:ATTACHMENT_LIMIT]
+        if attachment.content_id is not None and len(attachment.content_id) > ATTACHMENT_LIMIT:
+            attachment.content_id = None
+            parsed.defects.append("ContentIdTooLong")
