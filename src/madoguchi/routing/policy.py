@@ -3,12 +3,14 @@ validation an admin's input goes through."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import holidays as holidays_lib
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from madoguchi.flows.hours import is_public_holiday
 from madoguchi.routing.models import Queue
 from madoguchi.routing.router import QueuePolicy, RelaxStep, Scope, SkillRequirement, Strategy
 
@@ -51,11 +53,23 @@ class OverflowRule(BaseModel):
 
 class OpeningHours(BaseModel):
     """Weekly hours in the center's time zone: ``{"mon": [["09:00", "18:00"]], …}``; a day not
-    listed is closed."""
+    listed is closed. ``holidays`` (a country code of the python-holidays calendars, e.g. "JP")
+    closes the queue on that country's public holidays; ``closed`` adds dates (year-end), and
+    ``open`` keeps the weekly hours on dates that would otherwise be closed."""
 
     model_config = ConfigDict(extra="forbid")
 
     days: dict[str, list[tuple[time, time]]]
+    holidays: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    closed: list[date] = Field(default_factory=list, max_length=366)
+    open: list[date] = Field(default_factory=list, max_length=366)
+
+    @field_validator("holidays")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        if value is not None and value not in holidays_lib.list_supported_countries():
+            raise ValueError(f"no public-holiday calendar for {value!r}")
+        return value
 
     @field_validator("days")
     @classmethod
@@ -70,6 +84,10 @@ class OpeningHours(BaseModel):
 
     def is_open(self, now: datetime, zone: ZoneInfo) -> bool:
         local = now.astimezone(zone)
+        day = local.date()
+        if day not in self.open and (day in self.closed or (
+                self.holidays is not None and is_public_holiday(day, self.holidays))):
+            return False
         spans = self.days.get(DAYS[local.weekday()], [])
         return any(start <= local.time() < end for start, end in spans)
 
