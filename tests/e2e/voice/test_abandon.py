@@ -18,7 +18,7 @@ from madoguchi.channels.voice.models import VoiceCall
 from madoguchi.contacts.models import Contact, ContactEvent
 from madoguchi.routing.models import Queue
 from madoguchi.settings import Settings
-from tests.e2e.voice.test_sip_calls import free_udp_port
+from tests.e2e.voice.harness import free_udp_port
 from tests.support import require_service, start_server
 
 HERE = Path(__file__).parent

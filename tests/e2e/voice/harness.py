@@ -1,0 +1,118 @@
+"""What the end-to-end voice tests share: a server with SIP on free loopback ports, a test line
+with a menu, baresip phones for agents, sipp as the caller, and reading back a finished call."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from madoguchi.channels.actions import do_create_entry_point
+from madoguchi.channels.schemas import EntryPointCreate
+from madoguchi.channels.voice.adapter import VoiceChannel
+from madoguchi.channels.voice.models import VoiceCall
+from madoguchi.contacts.models import Contact, ContactEvent
+from madoguchi.routing.models import Queue
+from madoguchi.settings import Settings
+from tests.support import RunningServer, start_server
+
+HERE = Path(__file__).parent
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def voice_server(sqlite_url: str, tmp_path: Path, **settings: Any) -> tuple[RunningServer, int, int]:
+    """A server with SIP on a free port and its own block of RTP ports: (server, SIP port, first RTP port)."""
+    sip_port, base = free_udp_port(), 30000 + (free_udp_port() % 300) * 100
+    server = await start_server(Settings(database_url=sqlite_url, redis_url=None, sip_port=sip_port,
+                                         rtp_ports=f"{base}-{base + 99}", voice_prompts_dir=str(tmp_path / "prompts"),
+                                         **settings))
+    return server, sip_port, base
+
+
+async def add_line(server: RunningServer, menu: dict[str, str]) -> Queue:
+    """The entry point ``sip:e2e@127.0.0.1`` (English, a short greeting, ``menu``) for Support."""
+    async with server.ctx.db.uow() as uow:
+        support = await uow.session.scalar(select(Queue).where(Queue.name == "Support"))
+        assert support is not None
+        await do_create_entry_point(uow, actor=None, data=EntryPointCreate(
+            name="e2e line", channel_kind="voice", queue_id=support.id,
+            settings=VoiceChannel.check_settings({"uri": "sip:e2e@127.0.0.1", "language": "en",
+                                                  "greeting": "Hello.", "menu": menu})))
+    return support
+
+
+def voice_channel(server: RunningServer) -> VoiceChannel:
+    channel = server.ctx.channels.get("voice")
+    assert isinstance(channel, VoiceChannel)
+    return channel
+
+
+def baresip_config(directory: Path, *, sip_port: int, server_port: int, wav: Path, user: str = "tanaka") -> None:
+    directory.mkdir(exist_ok=True)
+    (directory / "config").write_text(
+        "poll_method poll\n"
+        f"sip_listen 127.0.0.1:{sip_port}\n"
+        f"audio_player aufile,{directory / 'heard.wav'}\n"
+        f"audio_source aufile,{wav}\n"
+        "audio_alert aufile,/dev/null\n"
+        "module_path /usr/lib/baresip/modules\nmodule g711.so\nmodule aufile.so\n"
+        "module_app account.so\nmodule_app menu.so\n")
+    (directory / "accounts").write_text(
+        f"<sip:{user}@127.0.0.1:{server_port}>;auth_pass=madoguchi-demo;answermode=auto;regint=60;"
+        "audio_codecs=PCMU,PCMA\n")
+
+
+async def phone(directory: Path, *, user: str, server_port: int, wav: Path) -> asyncio.subprocess.Process:
+    """baresip as ``user``'s phone, answering at once and sending ``wav`` (it hangs up when the
+    file ends, so make it longer than the call)."""
+    baresip_config(directory, sip_port=free_udp_port(), server_port=server_port, wav=wav, user=user)
+    return await asyncio.create_subprocess_exec("baresip", "-f", str(directory), stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)
+
+
+async def registered(channel: VoiceChannel, *users: str) -> None:
+    for _ in range(200):
+        if all(channel.telephony.is_registered(u) for u in users):
+            return
+        await asyncio.sleep(0.05)
+    assert all(channel.telephony.is_registered(u) for u in users), f"{users} did not register"
+
+
+async def call_in(sip_port: int, base: int, directory: Path, *, talk_ms: int,
+                  timeout_s: int = 40) -> asyncio.subprocess.Process:
+    """sipp dials the test line, presses 2, and hangs up ``talk_ms`` after the pause starts."""
+    return await asyncio.create_subprocess_exec(
+        "sipp", f"127.0.0.1:{sip_port}", "-sf", str(HERE / "uac_ivr.xml"), "-s", "e2e", "-i", "127.0.0.1",
+        "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(base - 1000), "-m", "1", "-d", str(talk_ms),
+        "-timeout", str(timeout_s), "-timeout_error", "-trace_msg", cwd=directory, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)
+
+
+def sipp_trace(directory: Path) -> str:
+    return "".join(p.read_text(errors="replace") for p in directory.glob("*_messages.log"))
+
+
+async def finished_call(server: RunningServer) -> tuple[VoiceCall, Contact, list[str]]:
+    """The last call once its legs are gone: its row, its contact and the contact's event types."""
+    channel = voice_channel(server)
+    for _ in range(100):  # the caller's BYE is answered first; the contact ends right after
+        if not channel.telephony.legs and not channel.service.calls:
+            break
+        await asyncio.sleep(0.05)
+    async with server.ctx.db.read() as session:
+        call = await session.scalar(select(VoiceCall).order_by(VoiceCall.id.desc()))
+        assert call is not None
+        contact = await session.get(Contact, call.contact_id)
+        assert contact is not None
+        events = (await session.scalars(select(ContactEvent.type).where(ContactEvent.contact_id == call.contact_id)
+                                        .order_by(ContactEvent.id))).all()
+    return call, contact, list(events)
