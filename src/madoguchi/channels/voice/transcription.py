@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib.util
 import wave
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -183,7 +182,3 @@ def transcribe_file(path: str, language: str) -> list[Segment]:
     if _ENGINE is None:
         raise RuntimeError("the transcription process has no engine")
     return _ENGINE.transcribe(far_end(Path(path)), language)
-
-
-def joined(segments: Sequence[Segment]) -> str:
-    return " ".join(s.text for s in segments)
