@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from madoguchi.agents.models import AgentProfile, AgentStateSpan
 from madoguchi.agents.schemas import DEFAULT_CAPACITY, AgentRoutingIn
-from madoguchi.agents.states import MISSED_REASON, AgentMove, AgentState, check_break_reason, move
+from madoguchi.agents.states import CONSULT_REASON, MISSED_REASON, AgentMove, AgentState, check_break_reason, move
 from madoguchi.contacts.models import Contact
 from madoguchi.contacts.states import ContactState
 from madoguchi.db.uow import UnitOfWork
@@ -102,6 +102,10 @@ async def do_sync_work(uow: UnitOfWork, *, agent_id: int) -> AgentProfile:
     if profile.state in (AgentState.BREAK, AgentState.OFFLINE):
         return profile
     in_hand, to_wrap = await work_counts(uow, agent_id)
+    if profile.break_reason == CONSULT_REASON:
+        await _enter(uow, profile, AgentState.BUSY if profile.state == AgentState.BUSY
+                     else move(profile.state, AgentMove.START_WORK), CONSULT_REASON)
+        return profile
     if in_hand:
         target = move(profile.state, AgentMove.START_WORK) if profile.state != AgentState.BUSY else profile.state
     elif to_wrap:
@@ -114,6 +118,27 @@ async def do_sync_work(uow: UnitOfWork, *, agent_id: int) -> AgentProfile:
     if not in_hand and not to_wrap and target == AgentState.AVAILABLE:
         profile.idle_since = uow.clock.now()
     return profile
+
+
+async def do_begin_consult(uow: UnitOfWork, *, agent_id: int) -> bool:
+    """The colleague's phone joins a consultation: busy, reason "consult" (see CONSULT_REASON).
+    False when the colleague is on a break or offline (they chose that meanwhile)."""
+    profile = await uow.session.get(AgentProfile, agent_id, with_for_update=True)
+    if profile is None or profile.state not in (AgentState.AVAILABLE, AgentState.BUSY, AgentState.WRAP_UP):
+        return False
+    target = AgentState.BUSY if profile.state == AgentState.BUSY else move(profile.state, AgentMove.START_WORK)
+    await _enter(uow, profile, target, CONSULT_REASON)
+    return True
+
+
+async def do_end_consult(uow: UnitOfWork, *, agent_id: int) -> None:
+    profile = await uow.session.get(AgentProfile, agent_id, with_for_update=True)
+    if profile is None or profile.break_reason != CONSULT_REASON or profile.state != AgentState.BUSY:
+        return
+    in_hand, to_wrap = await work_counts(uow, agent_id)
+    target = (AgentState.BUSY if in_hand else move(profile.state, AgentMove.WORK_DONE) if to_wrap
+              else move(profile.state, AgentMove.ALL_DONE))
+    await _enter(uow, profile, target, None)
 
 
 async def check_set_routing(uow: UnitOfWork, *, agent: User, data: AgentRoutingIn, actor: User) -> AgentProfile:

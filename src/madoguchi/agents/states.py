@@ -63,6 +63,9 @@ ROUTABLE = frozenset({A.AVAILABLE, A.BUSY})
 BREAK_REASONS = ("break", "lunch", "training", "meeting", "coaching", "other")
 #: Set by the system, not chosen: too many offers in a row let lapse.
 MISSED_REASON = "missed"
+#: Set by the system on a busy colleague whose phone is in a consultation (voice): the router
+#: counts it as a call in hand, so no other call rings that phone meanwhile.
+CONSULT_REASON = "consult"
 
 
 def move(state: str, action: AgentMove) -> AgentState:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from madoguchi.agents.models import AgentProfile
+from madoguchi.agents.states import CONSULT_REASON
 from madoguchi.channels.base import capacity_class
 from madoguchi.contacts.models import Contact, ContactEvent
 from madoguchi.contacts.states import HANDLING_STATES, ContactState
@@ -117,6 +118,10 @@ async def load_snapshot(session: AsyncSession, now: datetime, *,
         if holder is not None:
             work = capacity_class(channel)
             load[holder][work] = load[holder].get(work, 0) + int(n)
+    for profile, _ in rows:
+        if profile.break_reason == CONSULT_REASON:  # the phone is in a consultation: a call in hand
+            work = capacity_class("voice")
+            load[profile.user_id][work] = load[profile.user_id].get(work, 0) + 1
     members = await members_by_agent(session)
     agents = tuple(
         AgentSnapshot(agent_id=p.user_id, state=p.state, queue_ids=frozenset(members.get(p.user_id, ())),

@@ -156,3 +156,145 @@ async def test_a_blind_transfer_from_the_desktop_rings_the_named_agents_phone_an
     caller.hang_up()
     await until(lambda: second_leg.end_reason is not None, "the second agent's leg to end")
     await until(lambda: service.calls == {}, "the call to finish")
+
+
+async def _on_call_with_colleague_ready(server: RunningServer, clients: Callable[[], Browserish],
+                                        telephony: FakeTelephony) -> tuple[Browserish, Browserish, int, Any, Any]:
+    """Tanaka talks with the caller; Suzuki is on duty (with nothing in hand) and has a phone."""
+    first, second = clients(), clients()
+    await agent_on_duty(server, first, "tanaka@demo.madoguchi.test")
+    await agent_on_duty(server, second, "suzuki@demo.madoguchi.test")
+    await second.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "break", "reason": "lunch"})
+    telephony.registered.update({"tanaka", "suzuki"})
+    caller = telephony.call_in(caller=CALLER, callee="support")
+    await until(lambda: "answer" in caller.log, "the IVR to answer")
+    caller.press("2")
+    await until(lambda: "tanaka" in telephony.ringing, "the first agent's phone to ring")
+    first_leg = telephony.answer("tanaka")
+    await until(lambda: caller.bridged is first_leg, "the bridge to the first agent")
+    await second.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "available"})
+    colleague = (await second.call("GET", "/api/v1/me", expect=200))["id"]
+    return first, second, colleague, caller, first_leg
+
+
+async def _consulting(server: RunningServer, first: Browserish, telephony: FakeTelephony, contact_id: int,
+                      colleague: int, caller: Any, first_leg: Any) -> Any:
+    await first.call("POST", f"/api/v1/contacts/{contact_id}/voice/consult", expect=202,
+                     json={"agent_id": colleague})
+    await until(lambda: "suzuki" in telephony.ringing, "the colleague's phone to ring")
+    assert caller.music and caller.bridged is None  # the caller waits on hold
+    second_leg = telephony.answer("suzuki")
+    await until(lambda: first_leg.bridged is second_leg, "the two agents to talk")
+    return second_leg
+
+
+async def _settled(server: RunningServer, done: Callable[[list[str]], bool]) -> tuple[Contact, list[str], VoiceCall]:
+    """The contact once its events satisfy ``done`` (the service records just after the legs move)."""
+    for _ in range(250):
+        contact, events, call = await contact_of(server)
+        if done(events):
+            return contact, events, call
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"events did not settle: {events}")
+
+
+async def _profile(server: RunningServer, agent_id: int) -> tuple[str, str | None]:
+    from madoguchi.agents.models import AgentProfile
+    async with server.ctx.db.read() as session:
+        profile = await session.get(AgentProfile, agent_id)
+        assert profile is not None
+        return profile.state, profile.break_reason
+
+
+async def test_attended_transfer_hands_the_caller_to_the_consulted_colleague(
+        server: RunningServer, clients: Callable[[], Browserish],
+        voice: tuple[VoiceService, FakeTelephony]) -> None:
+    service, telephony = voice
+    first, second, colleague, caller, first_leg = await _on_call_with_colleague_ready(server, clients, telephony)
+    contact, _, _ = await contact_of(server)
+    second_leg = await _consulting(server, first, telephony, contact.id, colleague, caller, first_leg)
+    assert await _profile(server, colleague) == ("busy", "consult")  # no other call rings that phone
+    contact, events, _ = await contact_of(server)
+    assert contact.state == "held" and events[-3:] == ["consult_requested", "held", "consult_started"], events
+    # the colleague may open the contact the call is about
+    await second.call("GET", f"/api/v1/contacts/{contact.id}", expect=200)
+
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult/complete", expect=202)
+    await until(lambda: caller.bridged is second_leg, "the caller to talk with the colleague")
+    assert first_leg.end_reason == "hangup" and not caller.music
+    contact, events, call = await _settled(server, lambda events: "consult_ended" in events)
+    assert contact.state == "active" and contact.agent_id == colleague and call.agent_id == colleague
+    assert events[-5:] == ["transferred", "queued", "offered", "accepted", "consult_ended"], events
+    assert await _profile(server, colleague) == ("busy", None)
+    me = await first.call("GET", "/api/v1/me", expect=200)
+    assert (await _profile(server, me["id"]))[0] == "available"  # as after a blind transfer
+
+    caller.hang_up()
+    await until(lambda: second_leg.end_reason is not None, "the colleague's leg to end")
+    await until(lambda: service.calls == {}, "the call to finish")
+
+
+async def test_a_conference_mixes_three_and_the_colleague_keeps_the_caller_when_the_first_agent_leaves(
+        server: RunningServer, clients: Callable[[], Browserish],
+        voice: tuple[VoiceService, FakeTelephony]) -> None:
+    service, telephony = voice
+    first, _, colleague, caller, first_leg = await _on_call_with_colleague_ready(server, clients, telephony)
+    contact, _, _ = await contact_of(server)
+    second_leg = await _consulting(server, first, telephony, contact.id, colleague, caller, first_leg)
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult/conference", expect=202)
+    await until(lambda: caller.conference is not None, "the conference")
+    assert caller.conference is not None and set(map(id, caller.conference)) == {id(caller), id(first_leg),
+                                                                                 id(second_leg)}
+    assert not caller.music
+    contact, events, _ = await _settled(server, lambda events: events[-1] == "conference_started")
+    assert contact.state == "active" and events[-2:] == ["resumed", "conference_started"], events
+
+    first_leg.hang_up()  # the first agent leaves the conference
+    await until(lambda: caller.bridged is second_leg, "the caller to stay with the colleague")
+    contact, events, _ = await _settled(server, lambda events: "conference_ended" in events)
+    assert contact.agent_id == colleague and events[-1] == "conference_ended"
+    second_leg.hang_up()
+    await until(lambda: caller.end_reason is not None, "the caller to be hung up")
+    await until(lambda: service.calls == {}, "the call to finish")
+    contact, events, _ = await _settled(server, lambda events: events[-1] == "ended")
+    assert contact.state == "ended" and contact.ended_by == "agent"
+
+
+async def test_cancelling_a_consultation_takes_the_agent_back_to_the_caller(
+        server: RunningServer, clients: Callable[[], Browserish],
+        voice: tuple[VoiceService, FakeTelephony]) -> None:
+    service, telephony = voice
+    first, _, colleague, caller, first_leg = await _on_call_with_colleague_ready(server, clients, telephony)
+    contact, _, _ = await contact_of(server)
+    second_leg = await _consulting(server, first, telephony, contact.id, colleague, caller, first_leg)
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult/cancel", expect=202)
+    await until(lambda: caller.bridged is first_leg, "the caller to talk with the first agent again")
+    assert second_leg.end_reason == "hangup"
+    contact, events, _ = await _settled(server, lambda events: events[-1] == "resumed")
+    assert contact.state == "active" and events[-2:] == ["consult_ended", "resumed"], events
+    assert await _profile(server, colleague) == ("available", None)
+    # nobody unknown, not oneself, no unknown action
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult", expect=404, json={"agent_id": 999_999})
+    me = await first.call("GET", "/api/v1/me", expect=200)
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult", expect=422, json={"agent_id": me["id"]})
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult/transfer", expect=422)
+    caller.hang_up()
+    await until(lambda: service.calls == {}, "the call to finish")
+
+
+async def test_a_colleague_who_does_not_answer_leaves_the_caller_with_the_agent(
+        server: RunningServer, clients: Callable[[], Browserish],
+        voice: tuple[VoiceService, FakeTelephony]) -> None:
+    service, telephony = voice
+    first, _, colleague, caller, first_leg = await _on_call_with_colleague_ready(server, clients, telephony)
+    contact, _, _ = await contact_of(server)
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult", expect=202,
+                     json={"agent_id": colleague})
+    await until(lambda: "suzuki" in telephony.ringing, "the colleague's phone to ring")
+    telephony.decline("suzuki")
+    await until(lambda: caller.bridged is first_leg, "the caller to talk with the first agent again")
+    contact, events, _ = await _settled(server, lambda events: events[-1] == "resumed")
+    assert events[-2:] == ["consult_failed", "resumed"], events
+    assert await _profile(server, colleague) == ("available", None)
+    caller.hang_up()
+    await until(lambda: service.calls == {}, "the call to finish")

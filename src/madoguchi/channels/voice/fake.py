@@ -21,6 +21,7 @@ class FakeLeg:
         self.end_reason: str | None = None
         self.log: list[str] = []
         self.bridged: FakeLeg | None = None
+        self.conference: list[FakeLeg] | None = None   # the members, itself included
         self.music = False
         self.recording: Path | None = None
         self._digits: asyncio.Queue[str] = asyncio.Queue()
@@ -144,11 +145,26 @@ class FakeTelephony:
 
     def bridge(self, a: Leg, b: Leg) -> None:
         assert isinstance(a, FakeLeg) and isinstance(b, FakeLeg)
+        self.unbridge(a)
+        self.unbridge(b)
         a.bridged, b.bridged = b, a
         a.music = b.music = False
 
+    def conference(self, legs: list[Leg]) -> None:
+        members: list[FakeLeg] = []
+        for leg in legs:
+            assert isinstance(leg, FakeLeg)
+            self.unbridge(leg)
+            leg.music = False
+            members.append(leg)
+        for leg in members:
+            leg.conference = members
+
     def unbridge(self, leg: Leg) -> None:
         assert isinstance(leg, FakeLeg)
+        if leg.conference is not None:
+            leg.conference.remove(leg)
+            leg.conference = None
         if leg.bridged is not None:
             leg.bridged.bridged = None
         leg.bridged = None

@@ -14,10 +14,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from madoguchi.channels.voice import g711
 from madoguchi.channels.voice.audio import Prompt
 from madoguchi.channels.voice.dtmf import DtmfDetector
+from madoguchi.channels.voice.mixer import Mixer
 from madoguchi.channels.voice.rtp import ReceiveStats, RtpError, parse_rtp
 from madoguchi.channels.voice.sdp import MediaChoice
 
@@ -91,6 +93,10 @@ class Lateness:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
 
 
+class Ticking(Protocol):
+    def tick(self) -> None: ...
+
+
 class MediaClock:
     """One task ticks every 20 ms against absolute times, so lateness never accumulates.
 
@@ -99,14 +105,14 @@ class MediaClock:
 
     def __init__(self) -> None:
         self.lateness = Lateness()
-        self._subscribers: dict[RtpLeg, None] = {}  # insertion-ordered set
+        self._subscribers: dict[Ticking, None] = {}  # insertion-ordered set: playing legs, conferences
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, leg: RtpLeg) -> None:
-        self._subscribers[leg] = None
+    def add(self, subscriber: Ticking) -> None:
+        self._subscribers[subscriber] = None
 
-    def discard(self, leg: RtpLeg) -> None:
-        self._subscribers.pop(leg, None)
+    def discard(self, subscriber: Ticking) -> None:
+        self._subscribers.pop(subscriber, None)
 
     def start(self) -> None:
         if self._task is None:
@@ -135,11 +141,11 @@ class MediaClock:
                 skipped = int(late / TICK_S)
                 self.lateness.skipped += skipped
                 n += skipped
-            for leg in list(self._subscribers):
+            for subscriber in list(self._subscribers):
                 try:
-                    leg.tick()
+                    subscriber.tick()
                 except Exception:
-                    logger.exception("media tick of leg %s failed", leg.local_port)
+                    logger.exception("media tick of %r failed", subscriber)
 
 
 @dataclass
@@ -168,6 +174,7 @@ class RtpLeg(asyncio.DatagramProtocol):
         self.choice: MediaChoice | None = None
         self.remote: tuple[str, int] | None = None
         self.peer: RtpLeg | None = None           # bridged: our audio goes there
+        self.mixer: Mixer | None = None           # in a conference: our audio goes there instead
         self.on_digit: Callable[[str], None] | None = None
         self.on_audio: AudioTap | None = None
         self.stats = ReceiveStats()
@@ -250,6 +257,9 @@ class RtpLeg(asyncio.DatagramProtocol):
     def _received_audio(self, payload: bytes, arrival: float) -> None:
         if self.on_audio is not None:
             self.on_audio("in", payload, self._codec, arrival)
+        if self.mixer is not None:
+            self.mixer.put(self, payload)
+            return
         peer = self.peer
         if peer is not None and peer._playback is None:
             if peer._codec != self._codec:
@@ -319,6 +329,8 @@ class RtpLeg(asyncio.DatagramProtocol):
             if self.on_digit is not None:
                 self.on_digit(digit)
         self.peer = None
+        if self.mixer is not None:
+            self.engine.leave_conference(self)
         if self.transport is not None:
             self.transport.close()
         self.engine.ports.release(self.local_port)
@@ -358,6 +370,25 @@ class MediaEngine:
                 continue  # leave it marked used: something else holds it
             return leg
         raise NoMediaPort("no bindable RTP port")
+
+    def conference(self, legs: list[RtpLeg]) -> Mixer:
+        """Mix ``legs`` together (each leaves any bridge or conference it was in)."""
+        mixer = Mixer()
+        for leg in legs:
+            if leg.mixer is not None:
+                self.leave_conference(leg)
+            leg.peer = None
+            leg.mixer = mixer
+            mixer.add(leg)
+        self.clock.add(mixer)
+        return mixer
+
+    def leave_conference(self, leg: RtpLeg) -> None:
+        mixer, leg.mixer = leg.mixer, None
+        if mixer is not None:
+            mixer.remove(leg)
+            if not mixer.members:
+                self.clock.discard(mixer)
 
     def start(self) -> None:
         self.clock.start()

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from madoguchi.api.deps import CtxDep, require
-from madoguchi.channels.voice import recordings, transcripts
+from madoguchi.channels.voice import consult, recordings, transcripts
 from madoguchi.channels.voice.recordings import RecordingOut
 from madoguchi.channels.voice.transcripts import TranscriptOut
 from madoguchi.contacts.access import access_contact
@@ -29,6 +29,32 @@ async def pause_recording(contact_id: int, body: RecordingPauseIn, ctx: CtxDep,
                           user: Annotated[User, require(Perm.HANDLE_CONTACTS)]) -> None:
     async with ctx.db.uow() as uow:
         await recordings.check_pause(uow, actor=user, contact_id=contact_id, paused=body.paused)
+
+
+@router.get("/voice/colleagues", response_model=list[consult.ColleagueOut])
+async def list_colleagues(ctx: CtxDep,
+                          user: Annotated[User, require(Perm.HANDLE_CONTACTS)]) -> list[consult.ColleagueOut]:
+    async with ctx.db.read() as session:
+        return await consult.colleagues(session, me=user)
+
+
+@router.post("/contacts/{contact_id}/voice/consult", status_code=202)
+async def start_consult(contact_id: int, body: consult.ConsultIn, ctx: CtxDep,
+                        user: Annotated[User, require(Perm.HANDLE_CONTACTS)]) -> dict[str, str]:
+    """Ring a colleague's phone while the caller waits on hold (the answer comes as ``voice.call``
+    events: consult_ringing, consulting, consult_failed)."""
+    async with ctx.db.uow() as uow:
+        await consult.check_consult(uow, actor=user, contact_id=contact_id, agent_id=body.agent_id)
+    return {"status": "ringing"}
+
+
+@router.post("/contacts/{contact_id}/voice/consult/{action}", status_code=202)
+async def consult_action(contact_id: int, action: consult.Action, ctx: CtxDep,
+                         user: Annotated[User, require(Perm.HANDLE_CONTACTS)]) -> dict[str, str]:
+    """complete (attended transfer), conference (three-way) or cancel (back to the caller)."""
+    async with ctx.db.uow() as uow:
+        await consult.check_consult_action(uow, actor=user, contact_id=contact_id, action=action)
+    return {"status": action}
 
 
 @router.get("/contacts/{contact_id}/recordings", response_model=list[RecordingOut])

@@ -19,6 +19,9 @@ from madoguchi.bus.base import EventBus
 from madoguchi.channels.models import EntryPoint
 from madoguchi.channels.voice.actions import load_accounts
 from madoguchi.channels.voice.audio import music_on_hold
+from madoguchi.channels.voice.consult import VOICE_CONSULT
+from madoguchi.channels.voice.consultation import SOURCE as CONSULT_SOURCE
+from madoguchi.channels.voice.consultation import Consult, Consultations
 from madoguchi.channels.voice.ivr import Ivr, menu_flow
 from madoguchi.channels.voice.models import VoiceCall
 from madoguchi.channels.voice.prompts import Prompts
@@ -61,6 +64,8 @@ class ActiveCall:
     agent_id: int | None = None
     language: str | None = None          # the customer's, when known (ja/en)
     attributes: dict[str, Any] = field(default_factory=dict)
+    consult: Consult | None = None       # a colleague rung, consulted or in conference
+    attended: bool = False               # our own hand-over is in flight: its transfer event is ours
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class VoiceService:
         self._entry_points: tuple[float, list[EntryPoint]] | None = None
         self._reload: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
+        self.consults = Consultations(self)
 
     # -- lifecycle --
     async def start(self) -> None:
@@ -127,6 +133,8 @@ class VoiceService:
             call.events.put_nowait(("offer", data))
         elif envelope.type == CONTACT_CHANGED and data.get("change") in ("ended", "transferred", "held", "resumed"):
             call.events.put_nowait(("contact", data))
+        elif envelope.type == VOICE_CONSULT:
+            call.events.put_nowait(("consult", data))
         elif envelope.type == VOICE_RECORDING:  # applied at once: the card number is being spoken now
             for leg in (call.leg, call.agent_leg):
                 if leg is not None:
@@ -149,6 +157,8 @@ class VoiceService:
             logger.exception("voice contact %s failed", call.contact_id)
         finally:
             self.calls.pop(call.contact_id, None)
+            with contextlib.suppress(Exception):
+                await self.consults.drop(call, "call_ended")
             await leg.hangup()
             if call.agent_leg is not None:
                 await call.agent_leg.hangup()
@@ -338,31 +348,44 @@ class VoiceService:
         return True
 
     async def _talk(self, call: ActiveCall) -> str:
-        """Until someone hangs up ("ended") or the desktop transfers the contact ("transferred")."""
-        agent_leg = call.agent_leg
-        assert agent_leg is not None
+        """Until someone hangs up ("ended") or the desktop transfers the contact ("transferred").
+        A consultation (consultation.py) may hand the call to a colleague meanwhile."""
         while True:
+            agent_leg = call.agent_leg
+            assert agent_leg is not None
             kind, data = await self._next(call, call.leg, agent_leg)
             if kind == "ended":
                 by_customer = is_ended(call.leg)
+                if not by_customer and call.consult is not None and await self.consults.hand_over(call, call.consult):
+                    continue  # the first agent hung up on a consultation: the colleague keeps the caller
+                await self.consults.drop(call, "customer_hung_up" if by_customer else "agent_hung_up")
                 await (agent_leg if by_customer else call.leg).hangup()
                 await self._end(call, "customer" if by_customer else "agent")
                 return "ended"
             if kind == "contact" and data["change"] == "ended":  # ended from the desktop
+                await self.consults.drop(call, "ended")
                 await agent_leg.hangup()
                 return "ended"
             if kind == "contact" and data["change"] == "transferred":
+                if call.attended:  # the hand-over of a consultation, already done on the legs
+                    call.attended = False
+                    continue
+                await self.consults.drop(call, "transferred")
                 self.telephony.unbridge(call.leg)
                 await agent_leg.hangup()
                 call.agent_leg = None
                 call.leg.start_music(self.hold_music)
                 return "transferred"
-            if kind == "contact" and data["change"] == "held" and data.get("source") != "phone":
+            if kind.startswith("consult"):
+                await self.consults.handle(call, kind, data)
+            elif kind == "contact" and data.get("source") in ("phone", CONSULT_SOURCE):
+                continue
+            elif kind == "contact" and data["change"] == "held" and call.consult is None:
                 # held from the desktop: the customer hears music, the agent's phone is told by re-INVITE
                 self.telephony.unbridge(call.leg)
                 call.leg.start_music(self.hold_music)
                 await agent_leg.hold()
-            elif kind == "contact" and data["change"] == "resumed" and data.get("source") != "phone":
+            elif kind == "contact" and data["change"] == "resumed" and call.consult is None:
                 await agent_leg.resume()
                 self.telephony.bridge(call.leg, agent_leg)
             elif kind == "phone" and data["event"] in ("held", "resumed"):
@@ -421,12 +444,21 @@ class VoiceService:
             elif not held and contact.state == ContactState.HELD:
                 do_move(uow, contact, Move.RESUME, event_type="resumed", agent_id=contact.agent_id, source="phone")
 
-    async def _tell(self, call: ActiveCall, agent_id: int, state: str) -> None:
+    async def _tell(self, call: ActiveCall, agent_id: int, state: str, **extra: Any) -> None:
         """CTI: the agent's desktop pops the customer (by caller number) when the phone rings."""
         async with self.db.uow() as uow:
             uow.emit(Event(VOICE_CALL, {"contact_id": call.contact_id, "customer_id": call.customer_id,
                                         "caller": call.leg.caller, "customer_name": call.customer_name,
-                                        "state": state}, (user_topic(agent_id), SUPERVISORS), durable=False))
+                                        "state": state, **extra}, (user_topic(agent_id), SUPERVISORS),
+                           durable=False))
+
+    def username_of(self, agent_id: int) -> str | None:
+        return self._usernames.get(agent_id)
+
+    async def agent_name(self, agent_id: int | None) -> str | None:
+        async with self.db.read() as session:
+            user = await session.get(User, agent_id or 0)
+            return user.display_name if user else None
 
     async def _start_recording(self, call: ActiveCall, entry_point: EntryPoint, agent_leg: Leg,
                                agent_id: int) -> Path | None:

@@ -311,8 +311,16 @@ class SipTelephony:
         a.bridged, b.bridged = b, a
         a.rtp.peer, b.rtp.peer = b.rtp, a.rtp
 
+    def conference(self, legs: list[Leg]) -> None:
+        sip_legs = [_sip(leg) for leg in legs]
+        for leg in sip_legs:
+            self.unbridge(leg)
+            leg.stop_music()
+        self.media.conference([leg.rtp for leg in sip_legs])
+
     def unbridge(self, leg: Leg) -> None:
         leg = _sip(leg)
+        self.media.leave_conference(leg.rtp)
         other = leg.bridged
         leg.bridged = None
         leg.rtp.peer = None

@@ -105,6 +105,10 @@ class Telephony(Protocol):
 
     def bridge(self, a: Leg, b: Leg) -> None: ...
 
-    def unbridge(self, leg: Leg) -> None: ...
+    def conference(self, legs: list[Leg]) -> None:
+        """Mix the legs together: each hears all the others (a leg leaves any bridge it was in)."""
+
+    def unbridge(self, leg: Leg) -> None:
+        """Take the leg out of its bridge or conference."""
 
     def is_registered(self, aor: str) -> bool: ...

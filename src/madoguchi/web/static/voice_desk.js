@@ -1,12 +1,14 @@
 // Agent desktop, phone calls: the CTI screen pop (when the ACD rings the agent's phone, the
 // caller's customer and timeline open at once, found by the caller's number), the call banner,
-// pausing the recording (card numbers), playing a call's recordings and reading their transcripts.
+// pausing the recording (card numbers), consulting a colleague (then handing the caller over,
+// joining all three, or going back), playing a call's recordings and reading their transcripts.
 (function () {
   "use strict";
   const { t, esc, api } = window.Mdg;
   const $ = (id) => document.getElementById(id);
   let contact = null;   // the open contact, when it is a call
   let paused = false;
+  let consult = "";     // "", "ringing", "consulting", "conference"
 
   const panel = document.createElement("section");
   panel.id = "voice-panel";
@@ -14,6 +16,15 @@
   panel.innerHTML = '<p class="notice" id="voice-banner" role="status"></p>' +
     '<button type="button" class="secondary hidden" id="voice-record-toggle"></button> ' +
     '<span class="muted small" id="voice-record-state"></span>' +
+    '<div class="hidden" id="voice-consult">' +
+    '<label>' + esc(t("voice.consult_colleague")) + ' <select id="voice-consult-agent"></select></label> ' +
+    '<button type="button" class="secondary" id="voice-consult-start">' + esc(t("voice.consult")) + '</button>' +
+    '<span id="voice-consult-actions" class="hidden"> ' +
+    '<button type="button" id="voice-consult-complete">' + esc(t("voice.consult_complete")) + '</button> ' +
+    '<button type="button" class="secondary" id="voice-consult-conference">' + esc(t("voice.consult_conference")) +
+    '</button> <button type="button" class="secondary" id="voice-consult-cancel">' +
+    esc(t("voice.consult_cancel")) + '</button></span> <span class="muted small" id="voice-consult-state"></span>' +
+    '</div>' +
     '<h3>' + esc(t("voice.recordings")) + '</h3><ul class="small" id="voice-recordings"></ul>' +
     '<h3>' + esc(t("voice.transcripts")) + '</h3><div class="small" id="voice-transcripts"></div>' +
     '<p class="error" id="voice-error" role="alert"></p>';
@@ -27,6 +38,24 @@
     $("voice-record-toggle").classList.toggle("hidden", !live);
     $("voice-record-toggle").textContent = t(paused ? "voice.resume_recording" : "voice.pause_recording");
     $("voice-record-state").textContent = live && paused ? t("voice.recording_paused") : "";
+    renderConsult();
+  }
+
+  function renderConsult() {
+    const live = contact && (contact.state === "active" || contact.state === "held") && contact.mine;
+    $("voice-consult").classList.toggle("hidden", !live);
+    $("voice-consult-start").classList.toggle("hidden", consult !== "");
+    $("voice-consult-agent").disabled = consult !== "";
+    $("voice-consult-actions").classList.toggle("hidden", consult === "" || consult === "ringing");
+    $("voice-consult-conference").classList.toggle("hidden", consult === "conference");
+    $("voice-consult-state").textContent = consult ? t("voice.consult_" + consult) : "";
+  }
+
+  async function loadColleagues() {
+    const items = await api("GET", "/api/v1/voice/colleagues");
+    $("voice-consult-agent").innerHTML = items.map((c) => '<option value="' + c.user_id + '"' +
+      (c.reachable ? "" : " disabled") + ">" + esc(c.display_name) + " (" + esc(t("state." + c.state)) + ")</option>")
+      .join("");
   }
 
   async function loadRecordings(contactId) {
@@ -73,11 +102,29 @@
     panel.classList.toggle("hidden", !isCall);
     if (!isCall) return;
     paused = false;
+    consult = "";
+    contact.mine = detail.contact.agent_id === window.Mdg.boot.user.id;
     $("voice-banner").textContent = t("voice.call_with", { caller: detail.customer.display_name || detail.contact.subject || "" });
     renderToggle();
     loadRecordings(detail.contact.id).catch(showError);
     loadTranscripts(detail.contact.id).catch(showError);
+    if (contact.mine) loadColleagues().catch(showError);
   });
+
+  async function consultAction(path, body) {
+    if (!contact) return;
+    try {
+      await api("POST", "/api/v1/contacts/" + contact.id + "/voice/consult" + path, body);
+      showError(null);
+    } catch (err) { showError(err); }
+  }
+  $("voice-consult-start").addEventListener("click", () => {
+    const agentId = Number($("voice-consult-agent").value);
+    if (agentId) consultAction("", { agent_id: agentId });
+  });
+  $("voice-consult-complete").addEventListener("click", () => consultAction("/complete"));
+  $("voice-consult-conference").addEventListener("click", () => consultAction("/conference"));
+  $("voice-consult-cancel").addEventListener("click", () => consultAction("/cancel"));
 
   $("voice-record-toggle").addEventListener("click", async () => {
     if (!contact) return;
@@ -99,7 +146,19 @@
           $("voice-banner").textContent = t("voice.ringing", { caller: data.customer_name || data.caller });
         }
       });
+    } else if (frame.type === "voice.call" && data.state === "consult") {
+      // A colleague's consultation rang this phone: show whom the call is about.
+      window.MdgDesktop.openContact(data.contact_id).then(() => {
+        if (contact && contact.id === data.contact_id) $("voice-banner").textContent = t("voice.consulted");
+      });
+    } else if (frame.type === "voice.call" && contact && contact.id === data.contact_id &&
+               ["consult_ringing", "consulting", "conference", "consult_failed"].includes(data.state)) {
+      consult = data.state === "consult_ringing" ? "ringing" : data.state === "consult_failed" ? "" : data.state;
+      renderConsult();
+      if (data.state === "consult_failed") $("voice-consult-state").textContent = t("voice.consult_failed");
     } else if (frame.type === "voice.call" && contact && contact.id === data.contact_id) {
+      consult = "";
+      renderConsult();
       $("voice-banner").textContent = t(data.state === "answered" ? "voice.call_with" : "voice.call_ended",
         { caller: data.customer_name || data.caller });
       if (data.state === "ended") loadRecordings(data.contact_id).catch(showError);
@@ -107,6 +166,11 @@
       loadTranscripts(data.contact_id).catch(showError);
     } else if (frame.type === "contact.changed" && contact && contact.id === data.contact_id) {
       contact.state = data.state;
+      if (data.agent_id !== undefined) {
+        const mine = data.agent_id === window.Mdg.boot.user.id;
+        if (mine && !contact.mine) loadColleagues().catch(showError);
+        contact.mine = mine;
+      }
       renderToggle();
       if (data.state === "ended" || data.state === "wrap_up") loadRecordings(data.contact_id).catch(showError);
     }
