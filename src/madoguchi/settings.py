@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     rtp_ports: str = Field(default="20000-20999", pattern=r"^\d{4,5}-\d{4,5}$")
     #: Networks media may be sent to or come from (comma-separated CIDRs).
     rtp_allowed_networks: str = "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128"
+    #: Where calls to customers (callbacks) go: a SIP trunk or gateway, "host:port" (UDP). Unset:
+    #: callbacks cannot be dialled and fail visibly.
+    sip_outbound: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-]+:\d{1,5}$")
     voice_prompts_dir: str | None = None
     voice_recordings_dir: str | None = None
     #: Post-call transcription of recordings (docs/voice.md): auto is faster-whisper when a model

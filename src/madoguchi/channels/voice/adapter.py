@@ -42,6 +42,12 @@ class VoiceSettings(BaseModel):
     menu: dict[str, str] | None = None  # digit → queue name ("" : the entry point's queue)
     record: bool = True
     record_queues: dict[str, bool] | None = None  # queue name → record calls answered from it
+    # Callbacks (docs/voice.md): the key a waiting caller presses to be called back, keeping the
+    # place in line ("" : no callbacks); when to tell waiting callers about it (0: never); how long
+    # a message they may leave with it (0: none).
+    callback_key: str = Field(default="*", pattern=r"^[0-9*#]?$")
+    callback_offer_after_s: int = Field(default=30, ge=0, le=3600)
+    voicemail_s: int = Field(default=60, ge=0, le=600)
 
     @model_validator(mode="after")
     def _reachable(self) -> VoiceSettings:
@@ -50,6 +56,13 @@ class VoiceSettings(BaseModel):
         if self.menu and any(len(k) != 1 or k not in "0123456789*#" for k in self.menu):
             raise ValueError("menu keys are single keypad digits")
         return self
+
+
+def _address(text: str | None) -> tuple[str, int] | None:
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    return host, int(port)
 
 
 class VoiceChannel:
@@ -65,7 +78,8 @@ class VoiceChannel:
         self.registrar = Registrar()
         self.telephony = SipTelephony(endpoint=self.endpoint, media=self.media,
                                       auth=DigestAuth(settings.sip_realm, secrets.token_bytes(32)),
-                                      registrar=self.registrar, credentials=self._credentials)
+                                      registrar=self.registrar, credentials=self._credentials,
+                                      outbound=_address(settings.sip_outbound))
         recordings = Path(settings.voice_recordings_dir) if settings.voice_recordings_dir else None
         prompts_dir = Path(settings.voice_prompts_dir) if settings.voice_prompts_dir else None
         self.service = VoiceService(db, bus, self.telephony, prompts or TtsPrompts(prompts_dir),

@@ -91,7 +91,7 @@ class Consultations:
         consult = Consult(agent_id)
         name = await service.agent_name(call.agent_id)
         ring = asyncio.create_task(service.telephony.offer_call(
-            aor=username, caller=call.leg.caller, caller_name=f"{name or ''} ⇄ {call.customer_name or call.leg.caller}",
+            aor=username, caller=call.phone, caller_name=f"{name or ''} ⇄ {call.customer_name or call.phone}",
             timeout_s=RING_S))
         consult.ringing = ring
         call.consult = consult

@@ -108,6 +108,7 @@ class FakeTelephony:
         self.registered: set[str] = set()
         self.ringing: dict[str, asyncio.Future[FakeLeg]] = {}   # aor → the test answers or declines
         self.calls: list[asyncio.Task[None]] = []
+        self.dialled: list[str] = []
         self._n = 0
 
     def on_incoming(self, handler: IncomingHandler) -> None:
@@ -132,6 +133,18 @@ class FakeTelephony:
             raise CallFailed("no_answer") from None
         finally:
             self.ringing.pop(aor, None)
+
+    async def dial(self, *, number: str, caller: str, timeout_s: float) -> Leg:
+        """A call to a customer: rings ``number`` like a phone (``answer``/``decline`` it by number)."""
+        self.dialled.append(number)
+        future: asyncio.Future[FakeLeg] = asyncio.get_running_loop().create_future()
+        self.ringing[number] = future
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            raise CallFailed("no_answer") from None
+        finally:
+            self.ringing.pop(number, None)
 
     def answer(self, aor: str) -> FakeLeg:
         self._n += 1

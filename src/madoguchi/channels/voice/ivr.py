@@ -27,6 +27,7 @@ class IvrResult:
     queued: bool = False
     priority: int = 0
     ended_reason: str | None = None  # the flow ended the call (or the caller hung up: "caller_hangup")
+    callback: str | None = None      # a callback block: the number to call back ("" : the caller's)
     digits: list[str] = field(default_factory=list)
 
 
@@ -79,8 +80,8 @@ class Ivr:
                     result.queued, result.queue, result.priority = True, action.queue, action.priority
                 elif isinstance(action, engine.EndAction):
                     result.ended_reason = action.reason
-                elif isinstance(action, engine.CallbackAction):
-                    await record("callback_requested", {"phone": action.phone, "note": action.note})
+                elif isinstance(action, engine.CallbackAction):  # its fact comes as a FactAction
+                    result.callback = action.phone or ""
             if is_ended(leg):
                 result.ended_reason = "caller_hangup"
                 return result

@@ -35,7 +35,8 @@ class VoiceCall(Base):
     caller: Mapped[str] = mapped_column(String(64))
     callee: Mapped[str] = mapped_column(String(64))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    state: Mapped[str] = mapped_column(String(20))          # ringing ivr queued bridged ended
+    state: Mapped[str] = mapped_column(String(20))          # ringing ivr queued bridged callback dialing ended
+    callback_number: Mapped[str | None] = mapped_column(String(64))  # the caller asked to be called back here
     digits: Mapped[str | None] = mapped_column(String(64))  # what the caller pressed in the IVR
     end_reason: Mapped[str | None] = mapped_column(String(20))
     recording_path: Mapped[str | None] = mapped_column(String(500))

@@ -1,6 +1,7 @@
 """Recordings of calls as files: where they go, which a contact has, and pausing them (card
 numbers). One directory per contact under ``MADOGUCHI_VOICE_RECORDINGS_DIR``; one stereo WAV per
-leg: ``caller.wav`` and ``agent-<user id>.wav`` (``-2``, ``-3`` … when the same agent comes back)."""
+leg: ``caller.wav`` and ``agent-<user id>.wav`` (``-2``, ``-3`` … when the same agent comes back), and
+``voicemail.wav``, the message a caller left with a callback request."""
 
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ from madoguchi.settings import Settings
 
 #: Bus event that tells the node holding the call to pause or resume its recorders.
 VOICE_RECORDING = "voice.recording"
-NAME_PATTERN = re.compile(r"^(caller|agent-\d+)(-\d+)?\.wav$")
+NAME_PATTERN = re.compile(r"^(caller|voicemail|agent-\d+)(-\d+)?\.wav$")
 
 
 class RecordingOut(BaseModel):
     name: str
-    leg: str       # "caller" or "agent"
+    leg: str       # "caller", "agent" or "voicemail"
     agent_id: int | None
     bytes: int
     url: str
@@ -58,8 +59,9 @@ def list_for(settings: Settings, contact_id: int) -> list[RecordingOut]:
         if match is None or not path.is_file():
             continue
         leg = match.group(1)
-        found.append(RecordingOut(name=path.name, leg="caller" if leg == "caller" else "agent",
-                                  agent_id=int(leg[6:]) if leg != "caller" else None, bytes=path.stat().st_size,
+        agent = leg.startswith("agent-")
+        found.append(RecordingOut(name=path.name, leg="agent" if agent else leg,
+                                  agent_id=int(leg[6:]) if agent else None, bytes=path.stat().st_size,
                                   url=f"/api/v1/contacts/{contact_id}/recordings/{path.name}"))
     return found
 

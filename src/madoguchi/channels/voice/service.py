@@ -19,6 +19,7 @@ from madoguchi.bus.base import EventBus
 from madoguchi.channels.models import EntryPoint
 from madoguchi.channels.voice.actions import load_accounts
 from madoguchi.channels.voice.audio import music_on_hold
+from madoguchi.channels.voice.callbacks import Callbacks, callable_number
 from madoguchi.channels.voice.consult import VOICE_CONSULT
 from madoguchi.channels.voice.consultation import SOURCE as CONSULT_SOURCE
 from madoguchi.channels.voice.consultation import Consult, Consultations
@@ -65,6 +66,8 @@ class ActiveCall:
     language: str | None = None          # the customer's, when known (ja/en)
     attributes: dict[str, Any] = field(default_factory=dict)
     consult: Consult | None = None       # a colleague rung, consulted or in conference
+    callback: bool = False               # the caller left a callback request: the contact waits on
+    phone: str = ""                      # the customer's number (the caller's, or the one called back)
     attended: bool = False               # our own hand-over is in flight: its transfer event is ours
 
 
@@ -94,6 +97,7 @@ class VoiceService:
         self._reload: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
         self.consults = Consultations(self)
+        self.callbacks = Callbacks(self)
 
     # -- lifecycle --
     async def start(self) -> None:
@@ -105,6 +109,7 @@ class VoiceService:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        await self.callbacks.stop()
 
     async def reload_accounts(self) -> None:
         async with self.db.uow() as uow:
@@ -128,6 +133,8 @@ class VoiceService:
         data = envelope.data
         call = self.calls.get(int(data.get("contact_id") or 0))
         if call is None:
+            if envelope.type == OFFER_CREATED and data.get("channel_kind") == VOICE:
+                self.callbacks.on_offer(data)  # a waiting callback (no caller on the line) is offered
             return
         if envelope.type == OFFER_CREATED and data.get("channel_kind") == VOICE:
             call.events.put_nowait(("offer", data))
@@ -156,22 +163,53 @@ class VoiceService:
         except Exception:
             logger.exception("voice contact %s failed", call.contact_id)
         finally:
-            self.calls.pop(call.contact_id, None)
-            with contextlib.suppress(Exception):
-                await self.consults.drop(call, "call_ended")
-            await leg.hangup()
-            if call.agent_leg is not None:
-                await call.agent_leg.hangup()
-            with contextlib.suppress(Exception):
-                await self._close_row(call)
-            if self.recordings_dir is not None:
-                language = call.language or str(entry_point.settings.get("language") or "ja")
-                try:
-                    async with self.db.uow() as uow:
-                        await do_queue_transcripts(uow, contact_id=call.contact_id, root=self.recordings_dir,
-                                                   language=language)
-                except Exception:
-                    logger.exception("queueing transcripts of contact %s failed", call.contact_id)
+            await self._finish(call, entry_point)
+
+    async def converse_callback(self, *, contact_id: int, row_id: int, customer_leg: Leg, agent_leg: Leg,
+                                agent_id: int, entry_point: EntryPoint, customer_id: int, customer_name: str | None,
+                                language: str) -> None:
+        """A callback connected (callbacks.py): the agent's phone and the customer's, from here on
+        as any other call."""
+        call = ActiveCall(contact_id, row_id, customer_leg, customer_id, customer_name, entry_point.id,
+                          agent_leg=agent_leg, agent_id=agent_id, language=language, phone=customer_leg.callee)
+        self.calls[contact_id] = call
+        try:
+            recording = await self._start_recording(call, entry_point, agent_leg, agent_id)
+            await self._update_row(call, state="bridged", agent_id=agent_id, bridged_at=self.db.clock.now(),
+                                   **({"recording_path": str(recording)} if recording else {}))
+            self.telephony.bridge(customer_leg, agent_leg)
+            agent_leg.on_event(lambda event: call.events.put_nowait(("phone", {"event": event})))
+            await self._record(call, "callback_connected", {"phone": call.phone, "agent_id": agent_id})
+            await self._tell(call, agent_id, "answered")
+            if await self._talk(call) == "transferred":
+                while await self._wait_for_agent(call, entry_point):
+                    if await self._talk(call) != "transferred":
+                        break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("callback of contact %s failed", contact_id)
+        finally:
+            await self._finish(call, entry_point)
+
+    async def _finish(self, call: ActiveCall, entry_point: EntryPoint) -> None:
+        leg = call.leg
+        self.calls.pop(call.contact_id, None)
+        with contextlib.suppress(Exception):
+            await self.consults.drop(call, "call_ended")
+        await leg.hangup()
+        if call.agent_leg is not None:
+            await call.agent_leg.hangup()
+        with contextlib.suppress(Exception):
+            await self._close_row(call)
+        if self.recordings_dir is not None:
+            language = call.language or str(entry_point.settings.get("language") or "ja")
+            try:
+                async with self.db.uow() as uow:
+                    await do_queue_transcripts(uow, contact_id=call.contact_id, root=self.recordings_dir,
+                                               language=language)
+            except Exception:
+                logger.exception("queueing transcripts of contact %s failed", call.contact_id)
 
     async def _entry_point(self, callee: str) -> EntryPoint | None:
         """The voice entry point a call is for. The list is kept for 5 s (a burst of calls would
@@ -215,7 +253,7 @@ class VoiceService:
             await uow.session.flush()
             return ActiveCall(contact.id, row.id, leg, customer.id, customer.display_name, entry_point.id,
                               language=customer.language if customer.language in ("ja", "en") else None,
-                              attributes=dict(customer.attributes or {}))
+                              attributes=dict(customer.attributes or {}), phone=leg.caller)
 
     async def _run(self, call: ActiveCall, entry_point: EntryPoint) -> None:
         found = await self._flow(entry_point)
@@ -231,12 +269,25 @@ class VoiceService:
             if result.ended_reason == "caller_hangup" or is_ended(leg):
                 await self._abandon(call, "caller_hangup")
                 return
+            if result.callback is not None:  # the flow's callback block: wait in line without the caller
+                phone = callable_number(result.callback) or callable_number(call.phone)
+                if phone is not None and await self._enqueue(call, result.queue, result.priority):
+                    await self.callbacks.request(call, entry_point, phone=phone, source="flow", record_fact=False)
+                    return
             if result.ended_reason is not None:
                 await self._end_in_flow(call, result.ended_reason)
                 return
             if not await self._enqueue(call, result.queue, result.priority):
                 return
             leg.start_music(self.hold_music)
+            watcher = self.callbacks.watch(call, entry_point) if callable_number(call.phone) else None
+            try:
+                answered = await self._wait_for_agent(call, entry_point)
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
+            if not answered or await self._talk(call) != "transferred":
+                return
         elif not await self._enqueue(call, None, 0):
             return
         while await self._wait_for_agent(call, entry_point):
@@ -301,6 +352,11 @@ class VoiceService:
                 return False
             if kind == "offer" and await self._ring(call, data, entry_point):
                 return True
+            if kind == "callback_offer" and not is_ended(call.leg):
+                await self.callbacks.tell(call, str(data["key"]))
+            elif kind == "callback" and not is_ended(call.leg):
+                await self.callbacks.request(call, entry_point, phone=call.phone, source="keypad")
+                return False
 
     async def _ring(self, call: ActiveCall, offer: dict[str, Any], entry_point: EntryPoint) -> bool:
         agent_id = int(offer["agent_id"])
@@ -448,9 +504,18 @@ class VoiceService:
         """CTI: the agent's desktop pops the customer (by caller number) when the phone rings."""
         async with self.db.uow() as uow:
             uow.emit(Event(VOICE_CALL, {"contact_id": call.contact_id, "customer_id": call.customer_id,
-                                        "caller": call.leg.caller, "customer_name": call.customer_name,
+                                        "caller": call.phone, "customer_name": call.customer_name,
                                         "state": state, **extra}, (user_topic(agent_id), SUPERVISORS),
                            durable=False))
+
+    def language_of(self, call: ActiveCall) -> str:
+        if call.language:
+            return call.language
+        entry_point = self._entry_point_cached(call.entry_point_id)
+        return str(entry_point.settings.get("language") or "ja") if entry_point is not None else "ja"
+
+    def _entry_point_cached(self, entry_point_id: int) -> EntryPoint | None:
+        return next((e for e in (self._entry_points[1] if self._entry_points else []) if e.id == entry_point_id), None)
 
     def username_of(self, agent_id: int) -> str | None:
         return self._usernames.get(agent_id)
@@ -488,5 +553,7 @@ class VoiceService:
                     setattr(row, name, value)
 
     async def _close_row(self, call: ActiveCall) -> None:
+        if call.callback:  # the contact waits on in line; the row keeps "callback" until it is called back
+            return
         await self._update_row(call, state="ended", ended_at=self.db.clock.now(),
                                end_reason=(call.leg.end_reason or "hangup")[:20])

@@ -257,8 +257,9 @@ class SipLeg:
 
 class SipTelephony:
     def __init__(self, *, endpoint: SipEndpoint, media: MediaEngine, auth: DigestAuth, registrar: Registrar,
-                 credentials: Callable[[str], str | None]) -> None:
+                 credentials: Callable[[str], str | None], outbound: Address | None = None) -> None:
         self.endpoint = endpoint
+        self.outbound = outbound  # the SIP trunk for calls to customers
         self.media = media
         self.auth = auth
         self.registrar = registrar
@@ -332,6 +333,19 @@ class SipTelephony:
         binding = self.registrar.lookup(aor)
         if binding is None:
             raise CallFailed("unreachable")
+        return await self._call(target=binding.contact, address=binding.address, to=f"<sip:{aor}@{self.host}>",
+                                caller=caller, caller_name=caller_name, callee=aor, timeout_s=timeout_s)
+
+    async def dial(self, *, number: str, caller: str, timeout_s: float) -> SipLeg:
+        if self.outbound is None:
+            raise CallFailed("no_route")
+        host, port = self.outbound
+        uri = f"sip:{number}@{host}:{port}"
+        return await self._call(target=uri, address=self.outbound, to=f"<{uri}>", caller=caller, caller_name=None,
+                                callee=number, timeout_s=timeout_s)
+
+    async def _call(self, *, target: str, address: Address, to: str, caller: str, caller_name: str | None,
+                    callee: str, timeout_s: float) -> SipLeg:
         try:
             rtp = await self.media.open_leg()
         except NoMediaPort:
@@ -340,8 +354,8 @@ class SipTelephony:
         local_tag = new_tag()
         leg = SipLeg(self, inbound=False, call_id=new_call_id(self.host), local_tag=local_tag,
                      local_header=f'"{display}" <sip:{caller}@{self.host}>;tag={local_tag}',
-                     remote_header=f"<sip:{aor}@{self.host}>", remote_target=binding.contact, peer=binding.address,
-                     rtp=rtp, caller=caller, callee=aor)
+                     remote_header=to, remote_target=target, peer=address,
+                     rtp=rtp, caller=caller, callee=callee)
         self._legs[(leg.call_id, local_tag)] = leg
         answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         invite = self._request(leg, "INVITE", body=leg._sdp().encode())

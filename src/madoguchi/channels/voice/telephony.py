@@ -51,7 +51,7 @@ class CallFailed(Exception):
 
 #: Why a leg ended.
 END_REASONS = ("hangup", "cancelled", "no_answer", "busy", "rejected", "unreachable", "failed", "timeout",
-               "not_found", "unavailable")
+               "not_found", "unavailable", "no_route")
 
 LegEventHandler = Callable[[str], None]  # "held", "resumed" (by the far end's phone)
 
@@ -102,6 +102,10 @@ class Telephony(Protocol):
     async def offer_call(self, *, aor: str, caller: str, caller_name: str | None, timeout_s: float) -> Leg:
         """Ring a registered phone; returns the answered leg or raises CallFailed. Cancelling the
         awaiting task cancels the call (CANCEL)."""
+
+    async def dial(self, *, number: str, caller: str, timeout_s: float) -> Leg:
+        """Call a customer's number through the outbound route (a callback); the answered leg or
+        CallFailed (``no_route`` when there is none). Cancelling the awaiting task cancels the call."""
 
     def bridge(self, a: Leg, b: Leg) -> None: ...
 

@@ -59,9 +59,10 @@ async def do_queue_transcripts(uow: UnitOfWork, *, contact_id: int, root: Path, 
         if match is None or path.name in known or not path.is_file():
             continue
         leg = match.group(1)
+        agent = leg.startswith("agent-")
         uow.session.add(VoiceTranscript(
-            contact_id=contact_id, recording=path.name, speaker="customer" if leg == "caller" else "agent",
-            agent_id=None if leg == "caller" else int(leg[6:]), language=language, status="pending",
+            contact_id=contact_id, recording=path.name, speaker="agent" if agent else "customer",
+            agent_id=int(leg[6:]) if agent else None, language=language, status="pending",
             segments=[], attempts=0, created_at=uow.clock.now()))
         added += 1
     if added:

@@ -1,0 +1,164 @@
+"""Callbacks on the in-memory telephony: a waiting caller presses the callback key, may leave a
+message, and hangs up; the contact keeps its place in line; when the ACD offers it, the agent's
+phone rings first, then the customer's number is dialled and the two are bridged. A customer who
+does not answer ends the contact visibly. And the announcement that tells waiting callers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from madoguchi.channels.models import EntryPoint
+from madoguchi.channels.voice.callbacks import callable_number, spoken_number
+from madoguchi.channels.voice.fake import FakeTelephony
+from madoguchi.channels.voice.ivr import Ivr
+from madoguchi.channels.voice.prompts import BeepPrompts
+from madoguchi.channels.voice.service import VoiceService
+from madoguchi.channels.voice.telephony import CallFailed
+from madoguchi.contacts.models import ContactEvent
+from tests.api.flow import agent_on_duty
+from tests.channels.voice.test_voice_service import CALLER, contact_of, until
+from tests.support import Browserish, RunningServer
+
+
+@pytest.fixture
+async def voice(server: RunningServer, tmp_path: Path) -> AsyncIterator[tuple[VoiceService, FakeTelephony]]:
+    telephony = FakeTelephony()
+    service = VoiceService(server.ctx.db, server.ctx.bus, telephony, BeepPrompts(), realm="madoguchi",
+                           timezone="Asia/Tokyo", ivr=Ivr(BeepPrompts(), first_digit_s=2.0),
+                           recordings_dir=tmp_path / "recordings")
+    await service.start()
+    yield service, telephony
+    await service.stop()
+    for task in telephony.calls:
+        task.cancel()
+
+
+async def _line_settings(server: RunningServer, **settings: object) -> None:
+    async with server.ctx.db.uow() as uow:
+        entry_point = await uow.session.scalar(select(EntryPoint).where(EntryPoint.channel_kind == "voice"))
+        assert entry_point is not None
+        entry_point.settings = {**entry_point.settings, **settings}
+
+
+async def _callback_requested(server: RunningServer, telephony: FakeTelephony) -> tuple[int, list[str]]:
+    caller = telephony.call_in(caller=CALLER, callee="support")
+    await until(lambda: "answer" in caller.log, "the IVR to answer")
+    caller.press("2")
+    await until(lambda: caller.music, "the caller to wait in line")
+    caller.press("*")
+    await until(lambda: caller.recording is not None, "the voicemail to be recorded")
+    assert caller.recording is not None and caller.recording.name == "voicemail.wav"
+    caller.press("#")  # the end of the message
+    await until(lambda: caller.end_reason is not None, "the caller to be let go")
+    await asyncio.gather(*telephony.calls)
+    contact, events, _call = await contact_of(server)
+    return contact.id, events
+
+
+async def test_a_callback_keeps_the_place_and_rings_the_agent_then_the_customer(
+        server: RunningServer, clients: Callable[[], Browserish],
+        voice: tuple[VoiceService, FakeTelephony]) -> None:
+    service, telephony = voice
+    contact_id, events = await _callback_requested(server, telephony)
+    contact, events, call = await contact_of(server)
+    assert contact.state == "queued" and call.state == "callback" and call.callback_number == CALLER
+    assert events[-2:] == ["callback_requested", "queued"], events
+    async with server.ctx.db.read() as session:
+        fact = await session.scalar(select(ContactEvent).where(ContactEvent.contact_id == contact_id,
+                                                               ContactEvent.type == "callback_requested"))
+    assert fact is not None and fact.data == {"phone": CALLER, "source": "keypad", "voicemail": "voicemail.wav"}
+    enqueued_at = contact.enqueued_at
+
+    telephony.registered.add("tanaka")
+    await agent_on_duty(server, clients(), "tanaka@demo.madoguchi.test")
+    await until(lambda: "tanaka" in telephony.ringing, "the agent's phone to ring for the callback")
+    agent_leg = telephony.answer("tanaka")
+    await until(lambda: CALLER in telephony.ringing, "the customer's number to be dialled")
+    customer_leg = telephony.answer(CALLER)
+    await until(lambda: customer_leg.bridged is agent_leg, "the agent and the customer to talk")
+    contact, events, call = await contact_of(server)
+    assert contact.state == "active" and contact.enqueued_at == enqueued_at
+    assert call.state == "bridged" and telephony.dialled == [CALLER]
+    for _ in range(100):
+        contact, events, call = await contact_of(server)
+        if events[-1] == "callback_connected":
+            break
+        await asyncio.sleep(0.02)
+    assert events[-3:] == ["offered", "accepted", "callback_connected"], events
+
+    customer_leg.hang_up()
+    await until(lambda: agent_leg.end_reason is not None, "the agent's leg to end")
+    await until(lambda: service.calls == {}, "the call to finish")
+    for _ in range(100):
+        contact, events, call = await contact_of(server)
+        if contact.state == "ended" and call.state == "ended":
+            break
+        await asyncio.sleep(0.02)
+    assert contact.state == "ended" and contact.ended_by == "customer" and call.state == "ended"
+
+
+async def test_a_callback_the_customer_does_not_answer_ends_visibly(
+        server: RunningServer, clients: Callable[[], Browserish],
+        voice: tuple[VoiceService, FakeTelephony]) -> None:
+    _service, telephony = voice
+    await _callback_requested(server, telephony)
+    telephony.registered.add("tanaka")
+    await agent_on_duty(server, clients(), "tanaka@demo.madoguchi.test")
+    await until(lambda: "tanaka" in telephony.ringing, "the agent's phone to ring for the callback")
+    agent_leg = telephony.answer("tanaka")
+    await until(lambda: CALLER in telephony.ringing, "the customer's number to be dialled")
+    telephony.ringing[CALLER].set_exception(CallFailed("busy"))
+    await until(lambda: agent_leg.end_reason is not None, "the agent's leg to be hung up")
+    for _ in range(100):
+        contact, events, call = await contact_of(server)
+        if call.state == "ended":
+            break
+        await asyncio.sleep(0.02)
+    assert contact.state == "ended" and contact.ended_by == "system"
+    assert events[-2:] == ["callback_failed", "ended"], events
+    assert call.end_reason == "callback_busy"
+
+
+async def test_waiting_callers_are_told_about_callbacks(
+        server: RunningServer, voice: tuple[VoiceService, FakeTelephony]) -> None:
+    _, telephony = voice
+    await _line_settings(server, callback_offer_after_s=1)
+    caller = telephony.call_in(caller=CALLER, callee="support")
+    await until(lambda: "answer" in caller.log, "the IVR to answer")
+    caller.press("2")
+    await until(lambda: caller.music, "the caller to wait in line")
+    plays = caller.log.count("play:beep")
+    await until(lambda: caller.log.count("play:beep") > plays and caller.music, "the callback announcement", 5)
+    caller.hang_up()
+    await asyncio.gather(*telephony.calls)
+    contact, _events, call = await contact_of(server)
+    assert contact.state == "abandoned" and call.state == "ended"
+
+
+async def test_a_caller_without_a_number_is_not_offered_callbacks(
+        server: RunningServer, voice: tuple[VoiceService, FakeTelephony]) -> None:
+    _, telephony = voice
+    caller = telephony.call_in(caller="anonymous", callee="support")
+    await until(lambda: "answer" in caller.log, "the IVR to answer")
+    caller.press("2")
+    await until(lambda: caller.music, "the caller to wait in line")
+    caller.press("*")
+    await asyncio.sleep(0.3)
+    assert caller.end_reason is None  # the key does nothing: there is no number to call back
+    caller.hang_up()
+    await asyncio.gather(*telephony.calls)
+    _, events, _ = await contact_of(server)
+    assert "callback_requested" not in events
+
+
+def test_numbers_for_callbacks() -> None:
+    assert callable_number("03-1234-5678") == "0312345678"
+    assert callable_number("+81 3 1234 5678") == "+81312345678"
+    assert callable_number("anonymous") is None and callable_number("") is None and callable_number("12") is None
+    assert spoken_number("+81312345678", "ja") == "0 3 1 2 3 4 5 6 7 8"
+    assert spoken_number("+14155550100", "en") == "1 4 1 5 5 5 5 0 1 0 0"
