@@ -99,12 +99,25 @@ async def do_overflow(uow: UnitOfWork, *, contact_id: int, to_queue: Queue, reas
     return contact
 
 
+async def do_overflow_callback(uow: UnitOfWork, *, contact_id: int, reason: str) -> Contact | None:
+    """Ask the channel holding a waiting call to turn it into a callback that keeps its place (the
+    voice service does, and records ``callback_requested``; the contact does not move)."""
+    contact = await uow.session.get(Contact, contact_id, with_for_update=True)
+    if contact is None or contact.state != ContactState.QUEUED:
+        return None
+    record_event(uow, contact, "callback_overflow", reason=reason)
+    uow.emit(contact_events.contact_changed(contact, change="callback_overflow", customer_sees=False, reason=reason))
+    return contact
+
+
 async def check_update_queue(uow: UnitOfWork, *, actor: User, queue_id: int, data: QueueRouting) -> Queue:
     queue = await uow.session.get(Queue, queue_id, with_for_update=True)
     if queue is None:
         raise NotFound("queue", queue_id)
     changes = data.model_dump(exclude_unset=True, mode="json")
     for rule in data.overflow or []:
+        if rule.to_queue_id is None:
+            continue
         if rule.to_queue_id == queue_id:
             raise InvalidInput("a queue cannot overflow into itself", field="overflow")
         if await uow.session.get(Queue, rule.to_queue_id) is None:

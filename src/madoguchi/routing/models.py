@@ -21,7 +21,7 @@ class Queue(Base):
     strategy: Mapped[str] = mapped_column(String(20), default="longest_idle")
     requirements: Mapped[list[Any]] = mapped_column(JSON, default=list)   # [{"skill", "min_level"}]
     relaxation: Mapped[list[Any]] = mapped_column(JSON, default=list)     # [{"after_s", "requirements", "scope"}]
-    overflow: Mapped[list[Any]] = mapped_column(JSON, default=list)       # [{"when", "limit", "to_queue_id"}]
+    overflow: Mapped[list[Any]] = mapped_column(JSON, default=list)       # [{"when", "limit", "to_queue_id", "action"}]
     priority_step_s: Mapped[int] = mapped_column(Integer, default=60)
     sticky_window_s: Mapped[int | None] = mapped_column(Integer)
     wrap_up_limit_s: Mapped[int | None] = mapped_column(Integer)

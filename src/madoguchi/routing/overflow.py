@@ -22,8 +22,9 @@ MAX_HOPS = 3
 class OverflowMove:
     contact_id: int
     from_queue_id: int
-    to_queue_id: int
+    to_queue_id: int | None   # None: a callback (``action``)
     reason: str
+    action: str = "queue"
 
 
 def staffed(snapshot: Snapshot, queue_id: int) -> bool:
@@ -34,7 +35,9 @@ def staffed(snapshot: Snapshot, queue_id: int) -> bool:
 
 
 def overflow_moves(snapshot: Snapshot, rules: Mapping[int, list[OverflowRule]], open_now: Mapping[int, bool],
-                   hops: Mapping[int, int], known_queues: set[int]) -> list[OverflowMove]:
+                   hops: Mapping[int, int], known_queues: set[int],
+                   called_back: frozenset[int] | set[int] = frozenset()) -> list[OverflowMove]:
+    """``called_back``: contacts already turned into callbacks (a callback rule skips them)."""
     now: datetime = snapshot.now
     lines: dict[int, list[WaitingContact]] = defaultdict(list)
     for contact in snapshot.contacts:
@@ -52,13 +55,17 @@ def overflow_moves(snapshot: Snapshot, rules: Mapping[int, list[OverflowRule]], 
             if hops.get(contact.contact_id, 0) >= MAX_HOPS:
                 continue
             for rule in queue_rules:
-                if rule.to_queue_id == queue_id or rule.to_queue_id not in known_queues:
+                if rule.action == "callback":
+                    if contact.channel != "voice" or contact.contact_id in called_back:
+                        continue  # only a caller on the line can be offered a callback, and once
+                elif rule.to_queue_id == queue_id or rule.to_queue_id not in known_queues:
                     continue
                 waited = (now - contact.enqueued_at).total_seconds()
                 if ((rule.when == "closed" and not open_now.get(queue_id, True))
                         or (rule.when == "no_agents" and not has_staff)
                         or (rule.when == "wait_over" and rule.limit is not None and waited > rule.limit)
                         or (rule.when == "length_over" and rule.limit is not None and position > rule.limit)):
-                    moves.append(OverflowMove(contact.contact_id, queue_id, rule.to_queue_id, rule.when))
+                    moves.append(OverflowMove(contact.contact_id, queue_id, rule.to_queue_id, rule.when,
+                                              rule.action))
                     break
     return moves

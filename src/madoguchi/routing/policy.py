@@ -34,20 +34,27 @@ class RelaxRule(BaseModel):
 
 
 class OverflowRule(BaseModel):
-    """Leave this queue for ``to_queue_id`` when: the contact waited over ``limit`` seconds
-    (``wait_over``), the line is longer than ``limit`` (``length_over``), no agent who meets the
-    queue's requirements is logged in (``no_agents``), or the queue is outside its hours (``closed``)."""
+    """Leave this queue for ``to_queue_id`` (``action: queue``) or become a callback request that
+    keeps its place, with a voicemail (``action: callback``; calls only, docs/voice.md) when: the
+    contact waited over ``limit`` seconds (``wait_over``), the line is longer than ``limit``
+    (``length_over``), no agent who meets the queue's requirements is logged in (``no_agents``), or
+    the queue is outside its hours (``closed``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     when: Literal["wait_over", "length_over", "no_agents", "closed"]
     limit: int | None = Field(default=None, ge=0, le=1_000_000)
-    to_queue_id: int
+    to_queue_id: int | None = None
+    action: Literal["queue", "callback"] = "queue"
 
     @model_validator(mode="after")
     def _limit_needed(self) -> OverflowRule:
         if self.when in ("wait_over", "length_over") and self.limit is None:
             raise ValueError(f"'{self.when}' needs a limit")
+        if self.action == "queue" and self.to_queue_id is None:
+            raise ValueError("overflow to a queue needs to_queue_id")
+        if self.action == "callback" and self.to_queue_id is not None:
+            raise ValueError("a callback overflow goes to no other queue: leave out to_queue_id")
         return self
 
 

@@ -184,6 +184,15 @@ async def overflow_hops(session: AsyncSession, contact_ids: list[int]) -> dict[i
     return {cid: int(n) for cid, n in rows.all()}
 
 
+async def callback_asked(session: AsyncSession, contact_ids: list[int]) -> set[int]:
+    """Waiting contacts already asked to become callbacks (or that are callbacks)."""
+    if not contact_ids:
+        return set()
+    return set((await session.scalars(select(ContactEvent.contact_id).where(
+        ContactEvent.contact_id.in_(contact_ids),
+        ContactEvent.type.in_(("callback_overflow", "callback_requested"))))).all())
+
+
 async def default_aht(session: AsyncSession) -> dict[int, float]:
     return {qid: float(aht) for qid, aht in (await session.execute(select(Queue.id, Queue.default_aht_s))).all()}
 

@@ -18,7 +18,7 @@ from madoguchi.db.leases import Lease
 from madoguchi.db.uow import Database, UnitOfWork
 from madoguchi.kernel.clock import as_utc
 from madoguchi.kernel.events import Envelope, Event
-from madoguchi.routing.actions import do_overflow
+from madoguchi.routing.actions import do_overflow, do_overflow_callback
 from madoguchi.routing.models import Offer
 from madoguchi.routing.offers import do_expire_due, do_make_offer
 from madoguchi.routing.overflow import overflow_moves
@@ -26,6 +26,7 @@ from madoguchi.routing.policy import hours_of, overflow_of
 from madoguchi.routing.position import LinePosition, positions
 from madoguchi.routing.queries import (
     aht_by_queue,
+    callback_asked,
     default_aht,
     load_snapshot,
     next_offer_deadline,
@@ -130,10 +131,17 @@ class RouterRunner:
         for qid, queue in queues.items():
             hours = hours_of(queue)
             open_now[qid] = hours.is_open(snapshot.now, self.zone) if hours else True
-        hops = await overflow_hops(uow.session, [c.contact_id for c in snapshot.contacts])
-        moves = overflow_moves(snapshot, rules, open_now, hops, set(queues))
+        waiting = [c.contact_id for c in snapshot.contacts]
+        hops = await overflow_hops(uow.session, waiting)
+        callbacks = any(r.action == "callback" for queue_rules in rules.values() for r in queue_rules)
+        called_back = await callback_asked(uow.session, waiting) if callbacks else set()
+        moves = overflow_moves(snapshot, rules, open_now, hops, set(queues), called_back)
         for move in moves:
-            await do_overflow(uow, contact_id=move.contact_id, to_queue=queues[move.to_queue_id], reason=move.reason)
+            if move.to_queue_id is None:
+                await do_overflow_callback(uow, contact_id=move.contact_id, reason=move.reason)
+            else:
+                await do_overflow(uow, contact_id=move.contact_id, to_queue=queues[move.to_queue_id],
+                                  reason=move.reason)
         if moves:
             await uow.session.flush()
         return bool(moves)

@@ -162,3 +162,38 @@ def test_numbers_for_callbacks() -> None:
     assert callable_number("anonymous") is None and callable_number("") is None and callable_number("12") is None
     assert spoken_number("+81312345678", "ja") == "0 3 1 2 3 4 5 6 7 8"
     assert spoken_number("+14155550100", "en") == "1 4 1 5 5 5 5 0 1 0 0"
+
+
+async def test_a_callback_overflow_rule_turns_a_long_wait_into_a_callback(
+        server: RunningServer, clients: Callable[[], Browserish],
+        voice: tuple[VoiceService, FakeTelephony]) -> None:
+    _, telephony = voice
+    admin = clients()
+    await admin.login("admin@demo.madoguchi.test")
+    queues = await admin.call("GET", "/api/v1/queues", expect=200)
+    support = next(q for q in queues if q["name"] == "Support")
+    refused = await admin.call("PATCH", f"/api/v1/queues/{support['id']}", expect=422, json={"overflow": [
+        {"when": "wait_over", "limit": 1, "action": "callback", "to_queue_id": support["id"]}]})
+    assert refused["error_id"] == "invalid_input"
+    await admin.call("PATCH", f"/api/v1/queues/{support['id']}", expect=200, json={"overflow": [
+        {"when": "wait_over", "limit": 1, "action": "callback"}]})
+    caller = telephony.call_in(caller=CALLER, callee="support")
+    await until(lambda: "answer" in caller.log, "the IVR to answer")
+    caller.press("2")
+    await until(lambda: caller.recording is not None, "the overflow to take a message", 15)
+    caller.hang_up()
+    await asyncio.gather(*telephony.calls)
+    for _ in range(100):
+        contact, events, call = await contact_of(server)
+        if call.state == "callback":
+            break
+        await asyncio.sleep(0.02)
+    assert contact.state == "queued" and call.state == "callback"
+    assert events[-3:] == ["callback_overflow", "callback_requested", "queued"], events
+    async with server.ctx.db.read() as session:
+        fact = await session.scalar(select(ContactEvent).where(ContactEvent.contact_id == contact.id,
+                                                               ContactEvent.type == "callback_requested"))
+    assert fact is not None and fact.data["source"] == "overflow"
+    await asyncio.sleep(1.5)  # the rule does not fire twice for the same contact
+    _, again, _ = await contact_of(server)
+    assert again.count("callback_overflow") == 1

@@ -87,11 +87,11 @@ async def registered(channel: VoiceChannel, *users: str) -> None:
     assert all(channel.telephony.is_registered(u) for u in users), f"{users} did not register"
 
 
-async def call_in(sip_port: int, base: int, directory: Path, *, talk_ms: int,
-                  timeout_s: int = 40) -> asyncio.subprocess.Process:
+async def call_in(sip_port: int, base: int, directory: Path, *, talk_ms: int, timeout_s: int = 40,
+                  scenario: str = "uac_ivr.xml") -> asyncio.subprocess.Process:
     """sipp dials the test line, presses 2, and hangs up ``talk_ms`` after the pause starts."""
     return await asyncio.create_subprocess_exec(
-        "sipp", f"127.0.0.1:{sip_port}", "-sf", str(HERE / "uac_ivr.xml"), "-s", "e2e", "-i", "127.0.0.1",
+        "sipp", f"127.0.0.1:{sip_port}", "-sf", str(HERE / scenario), "-s", "e2e", "-i", "127.0.0.1",
         "-p", str(free_udp_port()), "-mi", "127.0.0.1", "-mp", str(base - 1000), "-m", "1", "-d", str(talk_ms),
         "-timeout", str(timeout_s), "-timeout_error", "-trace_msg", cwd=directory, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)

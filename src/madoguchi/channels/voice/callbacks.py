@@ -29,7 +29,7 @@ from madoguchi.channels.models import EntryPoint
 from madoguchi.channels.voice.audio import beep
 from madoguchi.channels.voice.models import VoiceCall
 from madoguchi.channels.voice.recordings import new_path
-from madoguchi.channels.voice.telephony import CallFailed, Leg, is_ended
+from madoguchi.channels.voice.telephony import CallFailed, Leg, LegState, is_ended
 from madoguchi.contacts import events as contact_events
 from madoguchi.contacts.actions import do_move, get_contact, record_event
 from madoguchi.contacts.models import Contact
@@ -124,6 +124,8 @@ class Callbacks:
         service = self.service
         leg = call.leg
         language = service.language_of(call)
+        if leg.state is LegState.RINGING:  # queued without an IVR: answer to speak to the caller
+            await leg.answer()
         voicemail_s = float(entry_point.settings.get("voicemail_s", 60))
         can_record = service.recordings_dir is not None and voicemail_s > 0
         leg.stop_music()
@@ -232,6 +234,8 @@ class Callbacks:
             return
         expires = datetime.fromisoformat(offer["expires_at"])
         timeout = max(1.0, (expires - service.db.clock.now()).total_seconds())
+        await service.tell(agent_id, "ringing", contact_id=contact_id, customer_id=contact.customer_id, caller=number,
+                           customer_name=name, callback=True)
         try:
             agent_leg = await service.telephony.offer_call(aor=username, caller=number,
                                                            caller_name=f"↩ {name or number}", timeout_s=timeout)

@@ -140,6 +140,8 @@ class VoiceService:
             call.events.put_nowait(("offer", data))
         elif envelope.type == CONTACT_CHANGED and data.get("change") in ("ended", "transferred", "held", "resumed"):
             call.events.put_nowait(("contact", data))
+        elif envelope.type == CONTACT_CHANGED and data.get("change") == "callback_overflow":
+            call.events.put_nowait(("callback", {"source": "overflow"}))
         elif envelope.type == VOICE_CONSULT:
             call.events.put_nowait(("consult", data))
         elif envelope.type == VOICE_RECORDING:  # applied at once: the card number is being spoken now
@@ -355,7 +357,11 @@ class VoiceService:
             if kind == "callback_offer" and not is_ended(call.leg):
                 await self.callbacks.tell(call, str(data["key"]))
             elif kind == "callback" and not is_ended(call.leg):
-                await self.callbacks.request(call, entry_point, phone=call.phone, source="keypad")
+                phone = callable_number(call.phone)
+                if phone is None:  # an overflow rule, but nobody to call back: the caller waits on
+                    logger.info("contact %s: no number to call back", call.contact_id)
+                    continue
+                await self.callbacks.request(call, entry_point, phone=phone, source=data.get("source", "keypad"))
                 return False
 
     async def _ring(self, call: ActiveCall, offer: dict[str, Any], entry_point: EntryPoint) -> bool:
@@ -502,11 +508,12 @@ class VoiceService:
 
     async def _tell(self, call: ActiveCall, agent_id: int, state: str, **extra: Any) -> None:
         """CTI: the agent's desktop pops the customer (by caller number) when the phone rings."""
+        await self.tell(agent_id, state, contact_id=call.contact_id, customer_id=call.customer_id, caller=call.phone,
+                        customer_name=call.customer_name, **extra)
+
+    async def tell(self, agent_id: int, state: str, **data: Any) -> None:
         async with self.db.uow() as uow:
-            uow.emit(Event(VOICE_CALL, {"contact_id": call.contact_id, "customer_id": call.customer_id,
-                                        "caller": call.phone, "customer_name": call.customer_name,
-                                        "state": state, **extra}, (user_topic(agent_id), SUPERVISORS),
-                           durable=False))
+            uow.emit(Event(VOICE_CALL, {"state": state, **data}, (user_topic(agent_id), SUPERVISORS), durable=False))
 
     def language_of(self, call: ActiveCall) -> str:
         if call.language:

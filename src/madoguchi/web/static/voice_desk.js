@@ -61,7 +61,7 @@
   async function loadRecordings(contactId) {
     const items = await api("GET", "/api/v1/contacts/" + contactId + "/recordings");
     $("voice-recordings").innerHTML = items.length ? items.map((r) =>
-      '<li><span>' + esc(t(r.leg === "caller" ? "voice.leg_caller" : "voice.leg_agent")) + "</span> " +
+      '<li><span>' + esc(t("voice.leg_" + r.leg)) + "</span> " +
       '<audio controls preload="none" src="' + esc(r.url) + '"></audio></li>').join("")
       : '<li class="empty">' + esc(t("voice.no_recordings")) + "</li>";
   }
@@ -143,7 +143,8 @@
       // CTI screen pop: the phone is ringing now; show who is calling before it is answered.
       window.MdgDesktop.openContact(data.contact_id).then(() => {
         if (contact && contact.id === data.contact_id) {
-          $("voice-banner").textContent = t("voice.ringing", { caller: data.customer_name || data.caller });
+          $("voice-banner").textContent = t(data.callback ? "voice.ringing_callback" : "voice.ringing",
+            { caller: data.customer_name || data.caller });
         }
       });
     } else if (frame.type === "voice.call" && data.state === "consult") {
