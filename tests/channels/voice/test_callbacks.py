@@ -13,12 +13,14 @@ import pytest
 from sqlalchemy import select
 
 from madoguchi.channels.models import EntryPoint
+from madoguchi.channels.voice.audio import Prompt
 from madoguchi.channels.voice.callbacks import callable_number, spoken_number
 from madoguchi.channels.voice.fake import FakeTelephony
 from madoguchi.channels.voice.ivr import Ivr
 from madoguchi.channels.voice.prompts import BeepPrompts
 from madoguchi.channels.voice.service import VoiceService
 from madoguchi.channels.voice.telephony import CallFailed
+from madoguchi.channels.voice.waiting import position_text
 from madoguchi.contacts.models import ContactEvent
 from tests.api.flow import agent_on_duty
 from tests.channels.voice.test_voice_service import CALLER, contact_of, until
@@ -127,7 +129,7 @@ async def test_a_callback_the_customer_does_not_answer_ends_visibly(
 async def test_waiting_callers_are_told_about_callbacks(
         server: RunningServer, voice: tuple[VoiceService, FakeTelephony]) -> None:
     _, telephony = voice
-    await _line_settings(server, callback_offer_after_s=1)
+    await _line_settings(server, callback_offer_after_s=1, announce_position_every_s=0)
     caller = telephony.call_in(caller=CALLER, callee="support")
     await until(lambda: "answer" in caller.log, "the IVR to answer")
     caller.press("2")
@@ -164,6 +166,13 @@ def test_numbers_for_callbacks() -> None:
     assert spoken_number("+14155550100", "en") == "1 4 1 5 5 5 5 0 1 0 0"
 
 
+def test_place_in_line_in_both_languages() -> None:
+    assert position_text(3, 150, "ja") == "ただいま3番目にお待ちいただいております。お待ち時間はおよそ2分です。"
+    assert position_text(1, 20, "ja").endswith("お待ち時間は1分以内の見込みです。")
+    assert position_text(2, None, "en") == "You are number 2 in line."
+    assert position_text(2, 61, "en") == "You are number 2 in line. The estimated wait is about 1 minute."
+
+
 async def test_a_callback_overflow_rule_turns_a_long_wait_into_a_callback(
         server: RunningServer, clients: Callable[[], Browserish],
         voice: tuple[VoiceService, FakeTelephony]) -> None:
@@ -197,3 +206,39 @@ async def test_a_callback_overflow_rule_turns_a_long_wait_into_a_callback(
     await asyncio.sleep(1.5)  # the rule does not fire twice for the same contact
     _, again, _ = await contact_of(server)
     assert again.count("callback_overflow") == 1
+
+
+class Said(BeepPrompts):
+    """Beeps, but keeps what was to be said."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    async def speech(self, text: str, language: str) -> Prompt:
+        self.texts.append(text)
+        return await super().speech(text, language)
+
+
+async def test_waiting_callers_hear_their_place_in_line(server: RunningServer, tmp_path: Path) -> None:
+    said = Said()
+    telephony = FakeTelephony()
+    service = VoiceService(server.ctx.db, server.ctx.bus, telephony, said, realm="madoguchi", timezone="Asia/Tokyo",
+                           ivr=Ivr(said, first_digit_s=2.0))
+    await service.start()
+    try:
+        await _line_settings(server, language="en", callback_offer_after_s=0)
+        first = telephony.call_in(caller=CALLER, callee="support")
+        await until(lambda: "answer" in first.log, "the IVR to answer")
+        first.press("2")
+        await until(lambda: any("number 1 in line" in t for t in said.texts), "the first caller's place")
+        second = telephony.call_in(caller="+81399998888", callee="support")
+        await until(lambda: "answer" in second.log, "the IVR to answer")
+        second.press("2")
+        await until(lambda: any("number 2 in line" in t for t in said.texts), "the second caller's place")
+        assert second.music
+        first.hang_up()
+        second.hang_up()
+        await asyncio.gather(*telephony.calls)
+    finally:
+        await service.stop()

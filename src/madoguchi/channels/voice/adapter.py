@@ -48,6 +48,9 @@ class VoiceSettings(BaseModel):
     callback_key: str = Field(default="*", pattern=r"^[0-9*#]?$")
     callback_offer_after_s: int = Field(default=30, ge=0, le=3600)
     voicemail_s: int = Field(default=60, ge=0, le=600)
+    # Waiting callers hear their place in line and the estimated wait when it is first known and
+    # then every so many seconds if it changed (0: never).
+    announce_position_every_s: int = Field(default=60, ge=0, le=3600)
 
     @model_validator(mode="after")
     def _reachable(self) -> VoiceSettings:

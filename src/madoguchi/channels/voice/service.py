@@ -29,6 +29,7 @@ from madoguchi.channels.voice.prompts import Prompts
 from madoguchi.channels.voice.recordings import VOICE_RECORDING, contact_dir, new_path
 from madoguchi.channels.voice.telephony import CallFailed, Leg, LegState, Telephony, is_ended
 from madoguchi.channels.voice.transcripts import do_queue_transcripts
+from madoguchi.channels.voice.waiting import QUEUE_POSITION, position_text, repeat_every, topic_for
 from madoguchi.contacts.actions import do_move, do_open_contact, get_contact, record_event
 from madoguchi.contacts.events import CONTACT_CHANGED
 from madoguchi.contacts.models import Contact
@@ -68,6 +69,8 @@ class ActiveCall:
     consult: Consult | None = None       # a colleague rung, consulted or in conference
     callback: bool = False               # the caller left a callback request: the contact waits on
     phone: str = ""                      # the customer's number (the caller's, or the one called back)
+    position: tuple[int, float | None] | None = None   # place in line and estimated wait (s), from the router
+    position_told: tuple[int, float | None] | None = None
     attended: bool = False               # our own hand-over is in flight: its transfer event is ours
 
 
@@ -142,6 +145,8 @@ class VoiceService:
             call.events.put_nowait(("contact", data))
         elif envelope.type == CONTACT_CHANGED and data.get("change") == "callback_overflow":
             call.events.put_nowait(("callback", {"source": "overflow"}))
+        elif envelope.type == QUEUE_POSITION:
+            call.events.put_nowait(("position", data))
         elif envelope.type == VOICE_CONSULT:
             call.events.put_nowait(("consult", data))
         elif envelope.type == VOICE_RECORDING:  # applied at once: the card number is being spoken now
@@ -249,6 +254,8 @@ class VoiceService:
             contact = await do_open_contact(uow, customer_id=customer.id, channel_kind=VOICE,
                                             entry_point_id=entry_point.id, subject=f"☎ {leg.caller}",
                                             customer_topic=None)
+            if int(entry_point.settings.get("announce_position_every_s", 60)) > 0:
+                contact.customer_topic = topic_for(contact.id)  # the router then tells us the place in line
             row = VoiceCall(contact_id=contact.id, sip_call_id=leg.leg_id[:255], caller=leg.caller[:64],
                             callee=leg.callee[:64], state="ringing", created_at=uow.clock.now())
             uow.session.add(row)
@@ -283,11 +290,13 @@ class VoiceService:
                 return
             leg.start_music(self.hold_music)
             watcher = self.callbacks.watch(call, entry_point) if callable_number(call.phone) else None
+            repeater = repeat_every(call, float(entry_point.settings.get("announce_position_every_s", 60)))
             try:
                 answered = await self._wait_for_agent(call, entry_point)
             finally:
-                if watcher is not None:
-                    watcher.cancel()
+                for task in (watcher, repeater):
+                    if task is not None:
+                        task.cancel()
             if not answered or await self._talk(call) != "transferred":
                 return
         elif not await self._enqueue(call, None, 0):
@@ -354,7 +363,13 @@ class VoiceService:
                 return False
             if kind == "offer" and await self._ring(call, data, entry_point):
                 return True
-            if kind == "callback_offer" and not is_ended(call.leg):
+            if kind == "position":
+                call.position = (int(data["position"]), data.get("estimated_wait_s"))
+                if call.position_told is None:
+                    await self._announce_position(call)  # the first time the caller's place is known
+            elif kind == "announce_position" and call.position is not None and call.position != call.position_told:
+                await self._announce_position(call)
+            elif kind == "callback_offer" and not is_ended(call.leg):
                 await self.callbacks.tell(call, str(data["key"]))
             elif kind == "callback" and not is_ended(call.leg):
                 phone = callable_number(call.phone)
@@ -514,6 +529,17 @@ class VoiceService:
     async def tell(self, agent_id: int, state: str, **data: Any) -> None:
         async with self.db.uow() as uow:
             uow.emit(Event(VOICE_CALL, {"state": state, **data}, (user_topic(agent_id), SUPERVISORS), durable=False))
+
+    async def _announce_position(self, call: ActiveCall) -> None:
+        """Between music: the place in line and the estimated wait (a key interrupts it)."""
+        if call.position is None or call.agent_leg is not None or call.leg.state is not LegState.ANSWERED:
+            return
+        call.position_told = call.position
+        language = self.language_of(call)
+        call.leg.stop_music()
+        await call.leg.play(await self.prompts.speech(position_text(*call.position, language), language), barge_in=True)
+        if not is_ended(call.leg):
+            call.leg.start_music(self.hold_music)
 
     def language_of(self, call: ActiveCall) -> str:
         if call.language:
