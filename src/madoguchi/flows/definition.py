@@ -23,9 +23,13 @@ class _Block(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+AudioName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
 class Say(_Block):
     type: Literal["say"]
     text: Text
+    audio: AudioName | None = None   # an uploaded voice prompt the phone plays instead of speaking text
     next: BlockId | None = None
 
 
@@ -40,6 +44,7 @@ class Choice(BaseModel):
 class Ask(_Block):
     type: Literal["ask"]
     prompt: Text
+    audio: AudioName | None = None
     input: Literal["text", "choices", "digits"] = "text"
     choices: list[Choice] = Field(default_factory=list, max_length=10)
     min_digits: Annotated[int, Field(ge=1, le=64)] = 1

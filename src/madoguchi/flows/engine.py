@@ -89,6 +89,7 @@ Input = TextInput | Timeout | LookupResult
 class SayAction:
     text: str
     article_id: int | None = None
+    audio: str | None = None                 # an uploaded voice prompt (the phone plays it; chat shows text)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class PromptAction:
     input: str                               # "text", "choices" or "digits"
     choices: tuple[tuple[str, str], ...] = ()  # (value, label)
     timeout_s: int | None = None
+    audio: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,7 @@ class _Run:
 
     def enter(self, block: Any) -> str | object | None:
         if isinstance(block, Say):
-            self.actions.append(SayAction(self.text(block.text)))
+            self.actions.append(SayAction(self.text(block.text), audio=block.audio))
             return block.next
         if isinstance(block, Ask):
             self.state["ask_input"] = block.input
@@ -296,7 +298,7 @@ class _Run:
 
     def prompt_ask(self, block: Ask, text: str) -> None:
         choices = tuple((c.value, self.text(c.label)) for c in block.choices)
-        self.actions.append(PromptAction(text, block.input, choices, block.timeout_s))
+        self.actions.append(PromptAction(text, block.input, choices, block.timeout_s, audio=block.audio))
         self.wait("ask", block.timeout_s)
 
     # -- inputs --

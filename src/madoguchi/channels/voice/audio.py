@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import array
+import io
 import math
 import sys
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from madoguchi.channels.voice import g711
 
@@ -87,13 +89,39 @@ def pcm_from_samples(samples: list[int]) -> bytes:
 
 def load_wav(path: Path) -> Prompt:
     """Any PCM WAV (8/16/24/32-bit, mono or stereo, any rate) → an 8 kHz prompt."""
-    with wave.open(str(path), "rb") as wav:
+    with path.open("rb") as file:
+        return Prompt(_decode_wav(file), name=path.name)
+
+
+def decode_wav(data: bytes) -> bytes:
+    """A PCM WAV file's bytes → 8 kHz mono 16-bit PCM. Raises ValueError for anything else
+    (compressed WAV, not a WAV, a broken header)."""
+    try:
+        return _decode_wav(io.BytesIO(data))
+    except (wave.Error, EOFError) as error:
+        raise ValueError(f"not a PCM WAV file: {error}") from None
+
+
+def _decode_wav(file: BinaryIO) -> bytes:
+    with wave.open(file, "rb") as wav:
         channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+        if not (1 <= channels <= 8 and 4000 <= rate <= 192_000):
+            raise ValueError(f"unsupported WAV: {channels} channels at {rate} Hz")
         raw = wav.readframes(wav.getnframes())
     samples = _to_samples(raw, width)
     if channels > 1:
         samples = [sum(samples[i:i + channels]) // channels for i in range(0, len(samples), channels)]
-    return Prompt(pcm_from_samples(_resample(samples, rate)), name=path.name)
+    return pcm_from_samples(_resample(samples, rate))
+
+
+def wav_bytes(pcm: bytes, rate: int = RATE) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
 
 
 def write_wav(path: Path, pcm: bytes, rate: int = RATE) -> None:

@@ -9,8 +9,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from madoguchi.channels.voice.audio import Prompt
 from madoguchi.channels.voice.prompts import Prompts
 from madoguchi.channels.voice.telephony import Leg, is_ended
+from madoguchi.channels.voice.uploads import RecordedPrompts
 from madoguchi.flows import engine
 from madoguchi.flows.definition import FlowDefinition, parse_definition
 
@@ -54,8 +56,10 @@ def menu_flow(settings: dict[str, Any]) -> FlowDefinition | None:
 
 
 class Ivr:
-    def __init__(self, prompts: Prompts, *, first_digit_s: float = 5.0, inter_digit_s: float = 3.0) -> None:
+    def __init__(self, prompts: Prompts, *, first_digit_s: float = 5.0, inter_digit_s: float = 3.0,
+                 recorded: RecordedPrompts | None = None) -> None:
         self.prompts = prompts
+        self.recorded = recorded
         self.first_digit_s = first_digit_s
         self.inter_digit_s = inter_digit_s
 
@@ -71,7 +75,7 @@ class Ivr:
             prompt: engine.PromptAction | None = None
             for action in step.actions:
                 if isinstance(action, engine.SayAction):
-                    await leg.play(await self.prompts.speech(action.text, context.language))
+                    await leg.play(await self._audio(action.text, action.audio, context.language))
                 elif isinstance(action, engine.PromptAction):
                     prompt = action
                 elif isinstance(action, engine.FactAction):
@@ -93,7 +97,7 @@ class Ivr:
                 continue
             block = str(step.state.get("block"))
             if prompt is not None:
-                await leg.play(await self.prompts.speech(prompt.text, context.language), barge_in=True)
+                await leg.play(await self._audio(prompt.text, prompt.audio, context.language), barge_in=True)
             max_digits = 1 if waiting == "choice" and len(prompt.choices if prompt else ()) <= 9 else 32
             timeout = float(prompt.timeout_s) if prompt and prompt.timeout_s else self.first_digit_s
             digits = await leg.collect_digits(max_digits=max_digits, timeout_s=min(timeout, self.first_digit_s))
@@ -106,3 +110,12 @@ class Ivr:
             await record("ivr_input", {"block": block, "digits": digits, "next": step.state.get("block")})
         result.queued = True
         return result
+
+    async def _audio(self, text: str, audio: str | None, language: str) -> Prompt:
+        """The uploaded recording the block names, else the text spoken (also when it is missing)."""
+        if audio and self.recorded is not None:
+            recorded = await self.recorded.get(audio, language)
+            if recorded is not None:
+                return recorded
+            logger.warning("voice prompt %r is not uploaded; speaking the text instead", audio)
+        return await self.prompts.speech(text, language)

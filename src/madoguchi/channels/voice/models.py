@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from madoguchi.db.base import Base, BigId
@@ -44,6 +44,22 @@ class VoiceCall(Base):
     answered_at: Mapped[datetime | None]
     bridged_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+
+
+class VoicePrompt(Base):
+    """A recorded prompt an admin uploaded, per language, for IVR flows (``say``/``ask`` with
+    ``audio``). Kept converted (8 kHz mono 16-bit PCM), so playing it costs no decoding."""
+
+    __tablename__ = "voice_prompts"
+    __table_args__ = (UniqueConstraint("name", "language", name="uq_voice_prompts_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    pcm: Mapped[bytes] = mapped_column(LargeBinary)
+    duration_ms: Mapped[int]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime]
 
 
 class VoiceTranscript(Base):

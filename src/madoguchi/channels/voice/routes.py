@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 
 from madoguchi.api.deps import CtxDep, require
-from madoguchi.channels.voice import consult, recordings, transcripts
+from madoguchi.channels.voice import consult, recordings, transcripts, uploads
+from madoguchi.channels.voice.audio import RATE, wav_bytes
 from madoguchi.channels.voice.recordings import RecordingOut
 from madoguchi.channels.voice.transcripts import TranscriptOut
 from madoguchi.contacts.access import access_contact
@@ -29,6 +30,40 @@ async def pause_recording(contact_id: int, body: RecordingPauseIn, ctx: CtxDep,
                           user: Annotated[User, require(Perm.HANDLE_CONTACTS)]) -> None:
     async with ctx.db.uow() as uow:
         await recordings.check_pause(uow, actor=user, contact_id=contact_id, paused=body.paused)
+
+
+@router.get("/voice/prompts", response_model=list[uploads.VoicePromptOut])
+async def list_prompts(ctx: CtxDep, _user: Annotated[User, require(Perm.MANAGE_FLOWS)]) -> list[uploads.VoicePromptOut]:
+    return await uploads.list_all(ctx.db)
+
+
+@router.put("/voice/prompts/{name}/{language}", response_model=uploads.VoicePromptOut)
+async def upload_prompt(name: str, language: str, request: Request, ctx: CtxDep,
+                        user: Annotated[User, require(Perm.MANAGE_FLOWS)]) -> uploads.VoicePromptOut:
+    """The body is the WAV file itself (any PCM WAV; kept as 8 kHz mono)."""
+    uploads.check_name(name, language)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > uploads.MAX_UPLOAD_BYTES:
+            break
+    pcm = await uploads.convert(bytes(body))
+    async with ctx.db.uow() as uow:
+        return await uploads.check_upload(uow, actor=user, name=name, language=language, pcm=pcm)
+
+
+@router.get("/voice/prompts/{name}/{language}", response_class=Response)
+async def play_prompt(name: str, language: str, ctx: CtxDep,
+                      _user: Annotated[User, require(Perm.MANAGE_FLOWS)]) -> Response:
+    pcm = await uploads.pcm_of(ctx.db, name, language)
+    return Response(wav_bytes(pcm, RATE), media_type="audio/wav")
+
+
+@router.delete("/voice/prompts/{name}/{language}", status_code=204)
+async def delete_prompt(name: str, language: str, ctx: CtxDep,
+                        user: Annotated[User, require(Perm.MANAGE_FLOWS)]) -> None:
+    async with ctx.db.uow() as uow:
+        await uploads.check_delete(uow, actor=user, name=name, language=language)
 
 
 @router.get("/voice/colleagues", response_model=list[consult.ColleagueOut])

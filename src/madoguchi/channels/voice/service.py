@@ -29,6 +29,7 @@ from madoguchi.channels.voice.prompts import Prompts
 from madoguchi.channels.voice.recordings import VOICE_RECORDING, contact_dir, new_path
 from madoguchi.channels.voice.telephony import CallFailed, Leg, LegState, Telephony, is_ended
 from madoguchi.channels.voice.transcripts import do_queue_transcripts
+from madoguchi.channels.voice.uploads import RecordedPrompts
 from madoguchi.channels.voice.waiting import QUEUE_POSITION, position_text, repeat_every, topic_for
 from madoguchi.contacts.actions import do_move, do_open_contact, get_contact, record_event
 from madoguchi.contacts.events import CONTACT_CHANGED
@@ -90,7 +91,7 @@ class VoiceService:
         self.realm = realm
         self.timezone = timezone
         self.recordings_dir = recordings_dir
-        self.ivr = ivr or Ivr(prompts)
+        self.ivr = ivr or Ivr(prompts, recorded=RecordedPrompts(db))
         self.hold_music = music_on_hold()
         self.calls: dict[int, ActiveCall] = {}
         self._accounts: dict[str, Account] = {}

@@ -9,6 +9,38 @@
   const notice = (text) => { $("flow-notice").textContent = text; };
   const fail = (err) => notice(t("desktop.error", { message: err.message }));
 
+  async function loadPrompts() {
+    const items = await api("GET", "/api/v1/voice/prompts");
+    $("voice-prompts").innerHTML = items.length ? items.map((p) => '<li data-prompt="' + esc(p.name + "/" + p.language) +
+      '"><code>' + esc(p.name) + "</code> " + esc(p.language) + " · " + esc(p.duration_s.toFixed(1)) + " s " +
+      '<audio controls preload="none" src="' + esc(p.url) + '"></audio> <button type="button" class="secondary" ' +
+      'data-delete="' + esc(p.name + "/" + p.language) + '">' + esc(t("flows.prompt_delete")) + "</button></li>").join("")
+      : '<li class="empty">' + esc(t("flows.no_prompts")) + "</li>";
+  }
+
+  $("prompt-upload").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = $("prompt-file").files[0];
+    if (!file) return;
+    const path = "/api/v1/voice/prompts/" + encodeURIComponent($("prompt-name").value) + "/" + $("prompt-language").value;
+    // The body is the file itself, so the generic JSON client is not used here.
+    const response = await fetch(path, { method: "PUT", credentials: "same-origin", body: file,
+      headers: { "content-type": "audio/wav", "accept": "application/json", "x-csrf-token": window.Mdg.boot.csrf || "" } });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) { fail(new window.Mdg.ApiError(response.status, data)); return; }
+    notice(t("flows.prompt_uploaded", { name: data.name, seconds: data.duration_s.toFixed(1) }));
+    loadPrompts().catch(fail);
+  });
+
+  $("voice-prompts").addEventListener("click", async (event) => {
+    const target = event.target.closest("[data-delete]");
+    if (!target) return;
+    try {
+      await api("DELETE", "/api/v1/voice/prompts/" + target.dataset.delete);
+      loadPrompts().catch(fail);
+    } catch (err) { fail(err); }
+  });
+
   function definitionBody() {
     const text = $("flow-definition").value;
     try { return { definition: JSON.parse(text) }; } catch (e) { return { yaml: text }; }
@@ -84,4 +116,5 @@
 
   open(null);
   load().catch(fail);
+  loadPrompts().catch(fail);
 })();
