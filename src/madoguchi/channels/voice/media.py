@@ -10,6 +10,7 @@ import logging
 import secrets
 import socket
 import struct
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -98,15 +99,23 @@ class Ticking(Protocol):
 
 
 class MediaClock:
-    """One task ticks every 20 ms against absolute times, so lateness never accumulates.
+    """One thread ticks every 20 ms against absolute times, so lateness never accumulates.
 
-    Times come from ``time.monotonic`` rather than the loop's clock: uvloop's loop time is cached
-    per iteration in whole milliseconds, too coarse to measure a 20 ms tick's lateness."""
+    A thread of its own, not a task: the event loop also runs the API, the router, reports and the
+    database, and a task's tick waits behind whatever callback holds the loop (tens of ms under
+    load). The thread sleeps outside the GIL and gets it back within the interpreter's switch
+    interval, so prompts and music keep time whatever the loop is doing. Subscribers' ``tick``
+    therefore runs on this thread: it may only send (a UDP send on the leg's own socket) and hand
+    anything else to the loop with ``call_soon_threadsafe``.
+
+    Times come from ``time.monotonic`` (uvloop's loop time is cached in whole milliseconds, too
+    coarse to measure a 20 ms tick's lateness)."""
 
     def __init__(self) -> None:
         self.lateness = Lateness()
         self._subscribers: dict[Ticking, None] = {}  # insertion-ordered set: playing legs, conferences
-        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def add(self, subscriber: Ticking) -> None:
         self._subscribers[subscriber] = None
@@ -115,26 +124,27 @@ class MediaClock:
         self._subscribers.pop(subscriber, None)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="madoguchi.media_clock")
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="madoguchi-media-clock", daemon=True)
+            self._thread.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._thread is not None:
+            self._stopping.set()
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
 
-    async def _run(self) -> None:
+    def _run(self) -> None:
         now = time.monotonic
         start = now()
         n = 0
-        while True:
+        while not self._stopping.is_set():
             n += 1
             target = start + n * TICK_S
             delay = target - now()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if delay > 0 and self._stopping.wait(delay):
+                return
             late = now() - target
             self.lateness.add(late if late > 0 else 0.0)
             if late > MAX_CATCH_UP_S:  # skip missed frames instead of bursting them
@@ -154,6 +164,7 @@ class _Playback:
     loop: bool
     done: asyncio.Future[None] | None
     index: int = 0
+    finished: bool = False   # the last frame went out (the clock thread); the loop resolves ``done``
 
 
 #: Audio taps for recording: (direction "in"/"out", G.711 payload, law, arrival time in monotonic s).
@@ -167,10 +178,12 @@ class RtpLeg(asyncio.DatagramProtocol):
     the fixed header in place, copies the payload as it is (or through one 256-byte table when the
     legs' laws differ) behind our own header, and never decodes audio unless a recording taps it."""
 
-    def __init__(self, engine: MediaEngine, local_port: int) -> None:
+    def __init__(self, engine: MediaEngine, local_port: int, sock: socket.socket | None = None) -> None:
         self.engine = engine
         self.local_port = local_port
         self.transport: asyncio.DatagramTransport | None = None
+        self.sock = sock   # sends go straight to it: from the loop (relay) and the media clock's thread
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.choice: MediaChoice | None = None
         self.remote: tuple[str, int] | None = None
         self.peer: RtpLeg | None = None           # bridged: our audio goes there
@@ -204,6 +217,7 @@ class RtpLeg(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._loop = asyncio.get_running_loop()
         self._update_sending()
 
     def _update_sending(self) -> None:
@@ -278,8 +292,15 @@ class RtpLeg(asyncio.DatagramProtocol):
             return
         second = self._codec_pt | 0x80 if self._marker else self._codec_pt
         self._marker = False
-        self.transport.sendto(_FIXED_SSRC.pack(0x80, second, self._seq, self._ts, self._ssrc)  # type: ignore[union-attr]
-                              + payload, self.remote)
+        packet = _FIXED_SSRC.pack(0x80, second, self._seq, self._ts, self._ssrc) + payload
+        try:
+            if self.sock is not None:
+                self.sock.sendto(packet, self.remote)  # type: ignore[arg-type]
+            else:
+                self.transport.sendto(packet, self.remote)  # type: ignore[union-attr]
+        except OSError:  # a full socket buffer (a lost frame, as on the wire) or a leg closing meanwhile
+            self.dropped += 1
+            return
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + len(payload)) & 0xFFFFFFFF  # G.711: one byte per sample
         self.sent += 1
@@ -307,17 +328,29 @@ class RtpLeg(asyncio.DatagramProtocol):
         return self._playback is not None
 
     def tick(self) -> None:
+        """On the media clock's thread: the next frame of what is playing."""
         playback = self._playback
-        if playback is None:
+        if playback is None or playback.finished:
             return
         if playback.index >= len(playback.frames):
             if playback.loop and playback.frames:
                 playback.index = 0
             else:
-                self.stop_playback()
+                playback.finished = True
+                self.engine.clock.discard(self)
+                if self._loop is not None:
+                    with contextlib.suppress(RuntimeError):  # the loop is closing: nobody waits any more
+                        self._loop.call_soon_threadsafe(self._played, playback)
                 return
         self.send_audio(playback.frames[playback.index])
         playback.index += 1
+
+    def _played(self, playback: _Playback) -> None:
+        """On the loop: a prompt has played to its end."""
+        if self._playback is playback:
+            self.stop_playback()
+        elif playback.done is not None and not playback.done.done():
+            playback.done.set_result(None)
 
     def close(self) -> None:
         if self.closed:
@@ -361,13 +394,16 @@ class MediaEngine:
         loop = asyncio.get_running_loop()
         for _ in range(32):
             port = self.ports.acquire()
-            leg = RtpLeg(self, port)
+            sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_DGRAM)
             try:
-                await loop.create_datagram_endpoint(lambda leg=leg: leg, local_addr=(self.host, port),  # type: ignore[misc]
-                                                    family=socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+                sock.setblocking(False)
+                sock.bind((self.host, port))
             except OSError:
+                sock.close()
                 logger.debug("RTP port %s is busy; trying another", port)
                 continue  # leave it marked used: something else holds it
+            leg = RtpLeg(self, port, sock)
+            await loop.create_datagram_endpoint(lambda leg=leg: leg, sock=sock)  # type: ignore[misc]
             return leg
         raise NoMediaPort("no bindable RTP port")
 

@@ -56,11 +56,12 @@ class Mixer:
             del buffer[: len(buffer) - MAX_BUFFER]
 
     def tick(self) -> None:
+        """On the media clock's thread (media.py)."""
         if len(self.members) < 2:
             return
         frames: list[tuple[RtpLeg, npt.NDArray[np.int32]]] = []
         total = np.zeros(FRAME, dtype=np.int32)
-        for leg, buffer in self.members.items():
+        for leg, buffer in list(self.members.items()):  # a copy: members change on the loop's thread
             if len(buffer) >= FRAME:
                 chunk = bytes(buffer[:FRAME])
                 del buffer[:FRAME]
