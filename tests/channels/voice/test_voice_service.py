@@ -191,9 +191,11 @@ async def _consulting(server: RunningServer, first: Browserish, telephony: FakeT
 async def _settled(server: RunningServer, done: Callable[[list[str]], bool]) -> tuple[Contact, list[str], VoiceCall]:
     """The contact once its events satisfy ``done`` (the service records just after the legs move)."""
     for _ in range(250):
-        contact, events, call = await contact_of(server)
+        _, events, _ = await contact_of(server)
         if done(events):
-            return contact, events, call
+            # Read again: on PostgreSQL each statement sees what had committed when it began, so the
+            # contact row read before the events may predate the transaction that added them.
+            return await contact_of(server)
         await asyncio.sleep(0.02)
     raise AssertionError(f"events did not settle: {events}")
 
@@ -296,5 +298,37 @@ async def test_a_colleague_who_does_not_answer_leaves_the_caller_with_the_agent(
     contact, events, _ = await _settled(server, lambda events: events[-1] == "resumed")
     assert events[-2:] == ["consult_failed", "resumed"], events
     assert await _profile(server, colleague) == ("available", None)
+    caller.hang_up()
+    await until(lambda: service.calls == {}, "the call to finish")
+
+
+async def test_consulting_a_queue_rings_its_free_member_and_fails_visibly_when_there_is_none(
+        server: RunningServer, clients: Callable[[], Browserish],
+        voice: tuple[VoiceService, FakeTelephony]) -> None:
+    service, telephony = voice
+    first, second, _, caller, first_leg = await _on_call_with_colleague_ready(server, clients, telephony)
+    contact, _, _ = await contact_of(server)
+    queues = await first.call("GET", "/api/v1/queues", expect=200)
+    support = next(q for q in queues if q["name"] == "Support")
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult", expect=422, json={})
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult", expect=404, json={"queue_id": 999_999})
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult", expect=202,
+                     json={"queue_id": support["id"]})
+    await until(lambda: "suzuki" in telephony.ringing, "the queue's free member's phone to ring")
+    second_leg = telephony.answer("suzuki")
+    await until(lambda: first_leg.bridged is second_leg, "the two agents to talk")
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult/cancel", expect=202)
+    await until(lambda: caller.bridged is first_leg, "the caller to talk with the first agent again")
+    await _settled(server, lambda events: events[-1] == "resumed")
+
+    await second.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "break", "reason": "lunch"})
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/voice/consult", expect=202,
+                     json={"queue_id": support["id"]})
+    contact, _, _ = await _settled(server, lambda events: events[-1] == "consult_failed")
+    async with server.ctx.db.read() as session:
+        failed = (await session.scalars(select(ContactEvent).where(ContactEvent.contact_id == contact.id,
+                                                                   ContactEvent.type == "consult_failed"))).all()
+    assert failed[-1].data == {"queue_id": support["id"], "reason": "no_agent"}
+    assert caller.bridged is first_leg and contact.state == "active"
     caller.hang_up()
     await until(lambda: service.calls == {}, "the call to finish")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
-from sqlalchemy import select
+from pydantic import BaseModel, model_validator
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from madoguchi.agents.actions import profile_for
@@ -26,6 +26,7 @@ from madoguchi.identity.permissions import HANDLING_ROLES
 from madoguchi.kernel.errors import Conflict, InvalidInput, NotFound
 from madoguchi.kernel.events import SUPERVISORS, Event, user_topic
 from madoguchi.routing.actions import check_transfer
+from madoguchi.routing.models import Queue, QueueMember
 from madoguchi.routing.offers import check_accept_offer, do_make_offer
 from madoguchi.routing.router import OfferDecision
 
@@ -35,7 +36,16 @@ Action = Literal["complete", "conference", "cancel"]
 
 
 class ConsultIn(BaseModel):
-    agent_id: int
+    """A named colleague, or a queue: then its longest-idle free member with a phone."""
+
+    agent_id: int | None = None
+    queue_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ConsultIn:
+        if (self.agent_id is None) == (self.queue_id is None):
+            raise ValueError("consult an agent_id or a queue_id")
+        return self
 
 
 class ConsultActionIn(BaseModel):
@@ -72,9 +82,18 @@ async def _own_call(uow: UnitOfWork, actor: User, contact_id: int) -> Contact:
     return contact
 
 
-async def check_consult(uow: UnitOfWork, *, actor: User, contact_id: int, agent_id: int) -> None:
-    """The agent on the call asks to ring a colleague (who must be logged in and not on a call)."""
+async def check_consult(uow: UnitOfWork, *, actor: User, contact_id: int, agent_id: int | None = None,
+                        queue_id: int | None = None) -> None:
+    """The agent on the call asks to ring a colleague (who must be logged in and not on a call),
+    or a queue's free member (the node holding the call picks one whose phone is registered)."""
     contact = await _own_call(uow, actor, contact_id)
+    if queue_id is not None:
+        if await uow.session.get(Queue, queue_id) is None:
+            raise NotFound("queue", queue_id)
+        uow.emit(_consult_event(contact, actor, "start", queue_id=queue_id))
+        return
+    if agent_id is None:
+        raise InvalidInput("consult an agent_id or a queue_id", field="agent_id")
     if agent_id == actor.id:
         raise InvalidInput("choose a colleague, not yourself", field="agent_id")
     colleague = await uow.session.get(User, agent_id)
@@ -100,6 +119,21 @@ async def check_consult_action(uow: UnitOfWork, *, actor: User, contact_id: int,
 def _consult_event(contact: Contact, actor: User, action: str, **data: object) -> Event:
     return Event(VOICE_CONSULT, {"contact_id": contact.id, "action": action, "by": actor.id, **data},
                  (user_topic(actor.id), SUPERVISORS), durable=False)
+
+
+async def free_members(session: AsyncSession, *, queue_id: int, exclude: int) -> list[int]:
+    """Members of the queue who could take a consultation now, longest idle first."""
+    on_call = select(Contact.agent_id).where(Contact.agent_id.is_not(None), Contact.channel_kind == "voice",
+                                             Contact.state.in_(list(HANDLING_STATES)))
+    rows = await session.execute(
+        select(AgentProfile.user_id).join(QueueMember, QueueMember.agent_id == AgentProfile.user_id)
+        .join(User, User.id == AgentProfile.user_id)
+        .where(QueueMember.queue_id == queue_id, AgentProfile.user_id != exclude, User.active,
+               AgentProfile.state.in_([str(s) for s in ROUTABLE]),
+               or_(AgentProfile.break_reason.is_(None), AgentProfile.break_reason != CONSULT_REASON),
+               AgentProfile.user_id.not_in(on_call))
+        .order_by(AgentProfile.idle_since.is_(None), AgentProfile.idle_since, AgentProfile.user_id))
+    return [uid for (uid,) in rows.all()]
 
 
 async def do_attended_transfer(uow: UnitOfWork, *, contact_id: int, from_agent: User, to_agent: User) -> Contact:

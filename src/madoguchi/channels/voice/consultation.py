@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from madoguchi.agents.actions import do_begin_consult, do_end_consult
-from madoguchi.channels.voice.consult import do_attended_transfer
+from madoguchi.channels.voice.consult import do_attended_transfer, free_members
+from madoguchi.channels.voice.models import VoiceCall
 from madoguchi.channels.voice.recordings import new_path
 from madoguchi.channels.voice.telephony import CallFailed, Leg, is_ended
 from madoguchi.contacts.actions import do_move, get_contact, record_event
@@ -49,7 +50,9 @@ class Consultations:
 
     async def handle(self, call: ActiveCall, kind: str, data: dict[str, Any]) -> None:
         consult = call.consult
-        if kind == "consult" and data.get("action") == "start":
+        if kind == "consult" and data.get("action") == "start" and data.get("queue_id") is not None:
+            await self.start_with_queue(call, int(data["queue_id"]))
+        elif kind == "consult" and data.get("action") == "start":
             await self.start(call, int(data["agent_id"]))
         elif consult is None:
             return
@@ -63,6 +66,19 @@ class Consultations:
             await self.hand_over(call, consult)
         elif kind == "consult" and data.get("action") == "conference" and consult.leg is not None:
             await self._conference(call, consult)
+
+    async def start_with_queue(self, call: ActiveCall, queue_id: int) -> None:
+        """Consult a queue: its longest-idle free member whose phone is registered here."""
+        service = self.service
+        async with service.db.read() as session:
+            members = await free_members(session, queue_id=queue_id, exclude=call.agent_id or 0)
+        for agent_id in members:
+            username = service.username_of(agent_id)
+            if username is not None and service.telephony.is_registered(username):
+                await self.start(call, agent_id)
+                return
+        await service._record(call, "consult_failed", {"queue_id": queue_id, "reason": "no_agent"})
+        await service._tell(call, call.agent_id or 0, "consult_failed", queue_id=queue_id)
 
     async def start(self, call: ActiveCall, agent_id: int) -> None:
         service = self.service
@@ -179,6 +195,9 @@ class Consultations:
                                                      to_agent=colleague)
                 record_event(uow, contact, "conference_ended" if consult.conference else "consult_ended",
                              agent_id=first.id, colleague_id=colleague.id, outcome="transferred")
+                row = await uow.session.get(VoiceCall, call.call_row_id)
+                if row is not None:
+                    row.agent_id = colleague.id
         except DomainError as error:
             call.attended = False
             logger.info("attended transfer of contact %s failed: %s", call.contact_id, error)
@@ -191,7 +210,6 @@ class Consultations:
             await first_leg.hangup()
         service.telephony.bridge(call.leg, leg)
         call.agent_leg, call.agent_id = leg, consult.agent_id
-        await service._update_row(call, agent_id=consult.agent_id)
         await service._tell(call, first_id or 0, "ended")
         await service._tell(call, consult.agent_id, "answered")
         return True

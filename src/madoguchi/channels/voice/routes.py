@@ -79,7 +79,8 @@ async def start_consult(contact_id: int, body: consult.ConsultIn, ctx: CtxDep,
     """Ring a colleague's phone while the caller waits on hold (the answer comes as ``voice.call``
     events: consult_ringing, consulting, consult_failed)."""
     async with ctx.db.uow() as uow:
-        await consult.check_consult(uow, actor=user, contact_id=contact_id, agent_id=body.agent_id)
+        await consult.check_consult(uow, actor=user, contact_id=contact_id, agent_id=body.agent_id,
+                                    queue_id=body.queue_id)
     return {"status": "ringing"}
 
 
