@@ -52,10 +52,15 @@
   }
 
   async function loadColleagues() {
-    const items = await api("GET", "/api/v1/voice/colleagues");
-    $("voice-consult-agent").innerHTML = items.map((c) => '<option value="' + c.user_id + '"' +
-      (c.reachable ? "" : " disabled") + ">" + esc(c.display_name) + " (" + esc(t("state." + c.state)) + ")</option>")
-      .join("");
+    const [items, queues] = await Promise.all([api("GET", "/api/v1/voice/colleagues"), api("GET", "/api/v1/queues")]);
+    const lang = window.Mdg.boot.lang;
+    // A colleague by name, or a queue (its longest-idle free member answers).
+    $("voice-consult-agent").innerHTML = '<optgroup label="' + esc(t("voice.consult_agents")) + '">' +
+      items.map((c) => '<option value="a:' + c.user_id + '"' + (c.reachable ? "" : " disabled") + ">" +
+        esc(c.display_name) + " (" + esc(t("state." + c.state)) + ")</option>").join("") + "</optgroup>" +
+      '<optgroup label="' + esc(t("voice.consult_queues")) + '">' +
+      queues.map((q) => '<option value="q:' + q.id + '">' + esc(lang === "ja" && q.name_ja ? q.name_ja : q.name) +
+        "</option>").join("") + "</optgroup>";
   }
 
   async function loadRecordings(contactId) {
@@ -119,8 +124,8 @@
     } catch (err) { showError(err); }
   }
   $("voice-consult-start").addEventListener("click", () => {
-    const agentId = Number($("voice-consult-agent").value);
-    if (agentId) consultAction("", { agent_id: agentId });
+    const [kind, id] = ($("voice-consult-agent").value || "").split(":");
+    if (id) consultAction("", kind === "q" ? { queue_id: Number(id) } : { agent_id: Number(id) });
   });
   $("voice-consult-complete").addEventListener("click", () => consultAction("/complete"));
   $("voice-consult-conference").addEventListener("click", () => consultAction("/conference"));
