@@ -9,6 +9,7 @@
   let contact = null;   // the open contact, when it is a call
   let paused = false;
   let consult = "";     // "", "ringing", "consulting", "conference"
+  const lastCall = {};  // contact id → the latest voice.call event: it may come before the contact is open
 
   const panel = document.createElement("section");
   panel.id = "voice-panel";
@@ -109,7 +110,9 @@
     paused = false;
     consult = "";
     contact.mine = detail.contact.agent_id === window.Mdg.boot.user.id;
-    $("voice-banner").textContent = t("voice.call_with", { caller: detail.customer.display_name || detail.contact.subject || "" });
+    const seen = lastCall[detail.contact.id];
+    $("voice-banner").textContent = seen ? bannerText(seen)
+      : t("voice.call_with", { caller: detail.customer.display_name || detail.contact.subject || "" });
     renderToggle();
     loadRecordings(detail.contact.id).catch(showError);
     loadTranscripts(detail.contact.id).catch(showError);
@@ -123,6 +126,8 @@
       showError(null);
     } catch (err) { showError(err); }
   }
+  // Colleagues come and go on duty: the list is drawn again whenever the agent opens it.
+  $("voice-consult-agent").addEventListener("focus", () => { loadColleagues().catch(showError); });
   $("voice-consult-start").addEventListener("click", () => {
     const [kind, id] = ($("voice-consult-agent").value || "").split(":");
     if (id) consultAction("", kind === "q" ? { queue_id: Number(id) } : { agent_id: Number(id) });
@@ -141,21 +146,29 @@
     } catch (err) { showError(err); }
   });
 
+  function bannerText(data) {
+    const caller = { caller: data.customer_name || data.caller };
+    if (data.state === "ringing") return t(data.callback ? "voice.ringing_callback" : "voice.ringing", caller);
+    if (data.state === "consult") return t("voice.consulted");
+    return t(data.state === "ended" ? "voice.call_ended" : "voice.call_with", caller);
+  }
+
   document.addEventListener("mdg:event", (event) => {
     const frame = event.detail;
     const data = frame.data || {};
+    if (frame.type === "voice.call" && !data.state.startsWith("consult_") && data.state !== "consulting" &&
+        data.state !== "conference") {
+      lastCall[data.contact_id] = data;
+    }
     if (frame.type === "voice.call" && data.state === "ringing") {
       // CTI screen pop: the phone is ringing now; show who is calling before it is answered.
       window.MdgDesktop.openContact(data.contact_id).then(() => {
-        if (contact && contact.id === data.contact_id) {
-          $("voice-banner").textContent = t(data.callback ? "voice.ringing_callback" : "voice.ringing",
-            { caller: data.customer_name || data.caller });
-        }
+        if (contact && contact.id === data.contact_id) $("voice-banner").textContent = bannerText(lastCall[data.contact_id]);
       });
     } else if (frame.type === "voice.call" && data.state === "consult") {
       // A colleague's consultation rang this phone: show whom the call is about.
       window.MdgDesktop.openContact(data.contact_id).then(() => {
-        if (contact && contact.id === data.contact_id) $("voice-banner").textContent = t("voice.consulted");
+        if (contact && contact.id === data.contact_id) $("voice-banner").textContent = bannerText(lastCall[data.contact_id]);
       });
     } else if (frame.type === "voice.call" && contact && contact.id === data.contact_id &&
                ["consult_ringing", "consulting", "conference", "consult_failed"].includes(data.state)) {
@@ -165,8 +178,7 @@
     } else if (frame.type === "voice.call" && contact && contact.id === data.contact_id) {
       consult = "";
       renderConsult();
-      $("voice-banner").textContent = t(data.state === "answered" ? "voice.call_with" : "voice.call_ended",
-        { caller: data.customer_name || data.caller });
+      $("voice-banner").textContent = bannerText(data);
       if (data.state === "ended") loadRecordings(data.contact_id).catch(showError);
     } else if (frame.type === "voice.transcribed" && contact && contact.id === data.contact_id) {
       loadTranscripts(data.contact_id).catch(showError);
