@@ -10,6 +10,7 @@
   let paused = false;
   let consult = "";     // "", "ringing", "consulting", "conference"
   const lastCall = {};  // contact id → the latest voice.call event: it may come before the contact is open
+  const known = {};     // contact id → the latest contact.changed event (state, agent), for the same reason
 
   const panel = document.createElement("section");
   panel.id = "voice-panel";
@@ -109,7 +110,12 @@
     if (!isCall) return;
     paused = false;
     consult = "";
-    contact.mine = detail.contact.agent_id === window.Mdg.boot.user.id;
+    const changed = known[detail.contact.id];
+    if (changed) {  // newer than what the page loaded
+      contact.state = changed.state;
+      contact.agent_id = changed.agent_id;
+    }
+    contact.mine = contact.agent_id === window.Mdg.boot.user.id;
     const seen = lastCall[detail.contact.id];
     $("voice-banner").textContent = seen ? bannerText(seen)
       : t("voice.call_with", { caller: detail.customer.display_name || detail.contact.subject || "" });
@@ -153,23 +159,29 @@
     return t(data.state === "ended" ? "voice.call_ended" : "voice.call_with", caller);
   }
 
+  function popOrUpdate(data) {
+    // Events can beat the screen pop (the contact is still loading): open it if it is not the one
+    // shown, and draw the banner from the latest call event either way.
+    const draw = () => {
+      if (contact && contact.id === data.contact_id) $("voice-banner").textContent = bannerText(lastCall[data.contact_id]);
+    };
+    if (contact && contact.id === data.contact_id) draw();
+    else window.MdgDesktop.openContact(data.contact_id).then(draw);
+  }
+
   document.addEventListener("mdg:event", (event) => {
     const frame = event.detail;
     const data = frame.data || {};
+    const me = window.Mdg.boot.user.id;
     if (frame.type === "voice.call" && !data.state.startsWith("consult_") && data.state !== "consulting" &&
         data.state !== "conference") {
       lastCall[data.contact_id] = data;
     }
-    if (frame.type === "voice.call" && data.state === "ringing") {
-      // CTI screen pop: the phone is ringing now; show who is calling before it is answered.
-      window.MdgDesktop.openContact(data.contact_id).then(() => {
-        if (contact && contact.id === data.contact_id) $("voice-banner").textContent = bannerText(lastCall[data.contact_id]);
-      });
-    } else if (frame.type === "voice.call" && data.state === "consult") {
-      // A colleague's consultation rang this phone: show whom the call is about.
-      window.MdgDesktop.openContact(data.contact_id).then(() => {
-        if (contact && contact.id === data.contact_id) $("voice-banner").textContent = bannerText(lastCall[data.contact_id]);
-      });
+    if (frame.type === "contact.changed" && data.agent_id !== undefined) known[data.contact_id] = data;
+    if (frame.type === "voice.call" && (data.state === "ringing" || data.state === "consult")) {
+      popOrUpdate(data);  // CTI screen pop: show who is calling before the phone is answered
+    } else if (frame.type === "voice.call" && data.state === "answered" && (!contact || contact.id !== data.contact_id)) {
+      popOrUpdate(data);  // answered on this phone: the call is this agent's now
     } else if (frame.type === "voice.call" && contact && contact.id === data.contact_id &&
                ["consult_ringing", "consulting", "conference", "consult_failed"].includes(data.state)) {
       consult = data.state === "consult_ringing" ? "ringing" : data.state === "consult_failed" ? "" : data.state;
@@ -185,7 +197,7 @@
     } else if (frame.type === "contact.changed" && contact && contact.id === data.contact_id) {
       contact.state = data.state;
       if (data.agent_id !== undefined) {
-        const mine = data.agent_id === window.Mdg.boot.user.id;
+        const mine = data.agent_id === me;
         if (mine && !contact.mine) loadColleagues().catch(showError);
         contact.mine = mine;
       }
