@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +34,7 @@ from madoguchi.db.uow import Database
 from madoguchi.identity.ratelimit import SlidingWindowLimiter
 from madoguchi.kb.service import KnowledgeBase
 from madoguchi.kernel.clock import Clock, SystemClock
+from madoguchi.kernel.collector import CollectorPacing
 from madoguchi.kernel.events import Envelope
 from madoguchi.realtime.hub import Hub
 from madoguchi.routing.router import AcdRouter
@@ -105,15 +105,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await pruner.start()
         if settings.router_enabled:
             await ctx.router.start()
-        # Everything built at startup lives for the whole process: keep it out of the collector's
-        # full passes, which otherwise stall the event loop for a few hundred ms under load.
-        if settings.gc_freeze:
-            gc.collect()
-            gc.freeze()
+        # Full garbage collections stop the event loop for as long as they walk the heap: keep
+        # what is long-lived out of them (kernel/collector.py).
+        collector = CollectorPacing() if settings.gc_freeze else None
+        if collector is not None:
+            await collector.start()
         logger.info("madoguchi ready on %s", settings.database_url.split("@")[-1])
         try:
             yield
         finally:
+            if collector is not None:
+                await collector.stop()
             await ctx.router.stop()
             await pruner.stop()
             for worker in reversed(background):

@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     #: behind a proxy only when this names it.
     forwarded_allow_ips: str | None = None
     log_level: str = "INFO"
-    #: Move what startup built out of the garbage collector's full passes (fewer event-loop stalls).
+    #: Keep long-lived objects out of the garbage collector's full passes, which stop the event loop
+    #: (kernel/collector.py): what startup built, and what survived each full pass since.
     gc_freeze: bool = True
     # Reports (docs/reports.md): FCR window, the default short-abandon limit, the roll-up worker.
     fcr_window_days: int = Field(default=7, gt=0)

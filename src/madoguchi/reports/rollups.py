@@ -47,6 +47,7 @@ DEBOUNCE_S = 0.05
 #: messages/s, cost-paced 200+.
 PACE_FACTOR = 4.0
 MAX_PAUSE_S = 0.3
+QUIET_REFRESH_S = 30.0
 #: How long an id the cursor passed may still commit (PostgreSQL), and how far back closed spans
 #: are looked for again (a transaction may commit a little after the time it wrote).
 LATE_MS = 60_000
@@ -244,6 +245,7 @@ class RollupWorker:
         await store.advance_span_cursors(delta.spans)
 
     async def _run(self) -> None:
+        woken, refreshed = True, 0.0
         while True:
             try:
                 if not await self.lease.try_acquire():
@@ -254,17 +256,25 @@ class RollupWorker:
                     self._prepared = True
                 self._wake.clear()
                 started = time.monotonic()
-                while await self.consume():
-                    pass
-                if self.after_batch is not None:
+                consumed = 0
+                while done := await self.consume():
+                    consumed += done
+                # The wallboard follows what changed; on a quiet tick (nothing woke us, nothing
+                # new) it is rebuilt only now and then, for the day's turn: a snapshot reads every
+                # live contact, and doing that every idle tick stalled the loop under chat load.
+                if self.after_batch is not None and (woken or consumed or started - refreshed >= QUIET_REFRESH_S):
                     await self.after_batch()
+                    refreshed = started
                 took = time.monotonic() - started
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("report roll-up batch failed; retrying")
                 took = 0.0
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=IDLE_TICK_S)
+                woken = True
+            except TimeoutError:
+                woken = False
             # let a burst of events land in one batch, the longer the more batches cost
             await asyncio.sleep(min(MAX_PAUSE_S, max(DEBOUNCE_S, PACE_FACTOR * took)))
