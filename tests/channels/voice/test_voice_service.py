@@ -126,30 +126,17 @@ async def test_a_blind_transfer_from_the_desktop_rings_the_named_agents_phone_an
     hears music and stays on the line, B's phone rings (the contact keeps its place in line), and
     B's answer bridges the caller to B. Both agents' legs are one contact's story."""
     service, telephony = voice
-    first, second = clients(), clients()
-    await agent_on_duty(server, first, "tanaka@demo.madoguchi.test")
-    await agent_on_duty(server, second, "suzuki@demo.madoguchi.test")
-    await second.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "break", "reason": "lunch"})
-    telephony.registered.update({"tanaka", "suzuki"})
-    caller = telephony.call_in(caller=CALLER, callee="support")
-    await until(lambda: "answer" in caller.log, "the IVR to answer")
-    caller.press("2")
-    await until(lambda: "tanaka" in telephony.ringing, "the first agent's phone to ring")
-    first_leg = telephony.answer("tanaka")
-    await until(lambda: caller.bridged is first_leg, "the bridge to the first agent")
+    first, _, colleague, caller, first_leg = await _on_call_with_colleague_ready(server, clients, telephony)
     contact, _, _ = await contact_of(server)
     enqueued_at = contact.enqueued_at
-
-    await second.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "available"})
-    me = await second.call("GET", "/api/v1/me", expect=200)
-    await first.call("POST", f"/api/v1/contacts/{contact.id}/transfer", expect=200, json={"agent_id": me["id"]})
+    await first.call("POST", f"/api/v1/contacts/{contact.id}/transfer", expect=200, json={"agent_id": colleague})
     await until(lambda: first_leg.end_reason is not None, "the first agent's leg to hang up")
     assert caller.end_reason is None and caller.music
     await until(lambda: "suzuki" in telephony.ringing, "the named agent's phone to ring")
     second_leg = telephony.answer("suzuki")
     await until(lambda: caller.bridged is second_leg, "the bridge to the second agent")
     contact, events, call = await contact_of(server)
-    assert contact.state == "active" and contact.agent_id == me["id"] and call.agent_id == me["id"]
+    assert contact.state == "active" and contact.agent_id == colleague and call.agent_id == colleague
     assert contact.enqueued_at == enqueued_at  # a transfer keeps the original place in line
     assert events[-5:] == ["accepted", "transferred", "queued", "offered", "accepted"], events
 

@@ -4,7 +4,11 @@ with a menu, baresip phones for agents, sipp as the caller, and reading back a f
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +17,13 @@ from sqlalchemy import select
 from madoguchi.channels.actions import do_create_entry_point
 from madoguchi.channels.schemas import EntryPointCreate
 from madoguchi.channels.voice.adapter import VoiceChannel
+from madoguchi.channels.voice.audio import tone, write_wav
 from madoguchi.channels.voice.models import VoiceCall
 from madoguchi.contacts.models import Contact, ContactEvent
 from madoguchi.routing.models import Queue
 from madoguchi.settings import Settings
-from tests.support import RunningServer, start_server
+from tests.api.flow import agent_on_duty
+from tests.support import Browserish, RunningServer, require_service, start_server
 
 HERE = Path(__file__).parent
 
@@ -116,3 +122,45 @@ async def finished_call(server: RunningServer) -> tuple[VoiceCall, Contact, list
         events = (await session.scalars(select(ContactEvent.type).where(ContactEvent.contact_id == call.contact_id)
                                         .order_by(ContactEvent.id))).all()
     return call, contact, list(events)
+
+
+@dataclass
+class TwoAgents:
+    server: RunningServer
+    channel: VoiceChannel
+    sip_port: int
+    base: int
+    first: Browserish       # Tanaka, on duty: the ACD rings this phone first
+    second: Browserish      # Suzuki, on a break until the test makes them available
+    colleague: int          # Suzuki's user id
+
+
+@contextlib.asynccontextmanager
+async def two_agents(sqlite_url: str, tmp_path: Path) -> AsyncIterator[TwoAgents]:
+    """A server with the test line, Tanaka on duty and Suzuki on a break, each with a baresip phone
+    that answers at once and sends its own tone (330 Hz, 550 Hz); everything stopped afterwards."""
+    for tool in ("sipp", "baresip"):
+        require_service(tool, shutil.which(tool) is not None, "apt-get install sip-tester baresip")
+    server, sip_port, base = await voice_server(sqlite_url, tmp_path)
+    first, second = Browserish(server.base_url), Browserish(server.base_url)
+    phones: list[asyncio.subprocess.Process] = []
+    try:
+        await add_line(server, {"2": "Support"})
+        await agent_on_duty(server, first, "tanaka@demo.madoguchi.test")
+        await agent_on_duty(server, second, "suzuki@demo.madoguchi.test")
+        await second.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "break", "reason": "meeting"})
+        colleague = (await second.call("GET", "/api/v1/me", expect=200))["id"]
+        channel = voice_channel(server)
+        for user, pitch in (("tanaka", 330.0), ("suzuki", 550.0)):
+            wav = tmp_path / f"{user}.wav"  # longer than the call: baresip hangs up when it ends
+            write_wav(wav, tone((pitch,), 40_000, level=0.2))
+            phones.append(await phone(tmp_path / user, user=user, server_port=sip_port, wav=wav))
+        await registered(channel, "tanaka", "suzuki")
+        yield TwoAgents(server, channel, sip_port, base, first, second, colleague)
+    finally:
+        for process in phones:
+            process.terminate()
+            await process.wait()
+        await first.close()
+        await second.close()
+        await server.stop()

@@ -9,60 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 from pathlib import Path
 
 import pytest
 
-from madoguchi.channels.voice.audio import tone, write_wav
 from madoguchi.channels.voice.sip_telephony import SipLeg
-from tests.api.flow import agent_on_duty
-from tests.e2e.voice.harness import (
-    add_line,
-    call_in,
-    finished_call,
-    phone,
-    registered,
-    sipp_trace,
-    voice_channel,
-    voice_server,
-)
-from tests.support import Browserish, RunningServer, require_service
+from tests.e2e.voice.harness import TwoAgents, call_in, finished_call, sipp_trace, two_agents
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_consult_conference_and_hand_over_with_real_phones(sqlite_url: str, tmp_path: Path) -> None:
-    for tool in ("sipp", "baresip"):
-        require_service(tool, shutil.which(tool) is not None, "apt-get install sip-tester baresip")
-    server, sip_port, base = await voice_server(sqlite_url, tmp_path)
-    first, second = Browserish(server.base_url), Browserish(server.base_url)
-    phones: list[asyncio.subprocess.Process] = []
-    try:
-        await _conference(server, first, second, phones, sip_port, base, tmp_path)
-    finally:
-        for process in phones:
-            process.terminate()
-            await process.wait()
-        await first.close()
-        await second.close()
-        await server.stop()
+    async with two_agents(sqlite_url, tmp_path) as stage:
+        await _conference(stage, tmp_path)
 
 
-async def _conference(server: RunningServer, first: Browserish, second: Browserish,
-                      phones: list[asyncio.subprocess.Process], sip_port: int, base: int, tmp_path: Path) -> None:
-    await add_line(server, {"2": "Support"})
-    await agent_on_duty(server, first, "tanaka@demo.madoguchi.test")
-    await agent_on_duty(server, second, "suzuki@demo.madoguchi.test")
-    await second.call("PUT", "/api/v1/agents/me/state", expect=200, json={"state": "break", "reason": "meeting"})
-    colleague = (await second.call("GET", "/api/v1/me", expect=200))["id"]
-    channel = voice_channel(server)
-    for user, pitch in (("tanaka", 330.0), ("suzuki", 550.0)):
-        wav = tmp_path / f"{user}.wav"  # longer than the call: baresip hangs up when it ends
-        write_wav(wav, tone((pitch,), 40_000, level=0.2))
-        phones.append(await phone(tmp_path / user, user=user, server_port=sip_port, wav=wav))
-    await registered(channel, "tanaka", "suzuki")
-
+async def _conference(stage: TwoAgents, tmp_path: Path) -> None:
+    server, channel, first, second, colleague = stage.server, stage.channel, stage.first, stage.second, stage.colleague
+    sip_port, base = stage.sip_port, stage.base
     sipp = await call_in(sip_port, base, tmp_path, talk_ms=16000, timeout_s=50)
     steps: list[str] = []
     mark: dict[str, int] = {}
