@@ -17,6 +17,7 @@ from madoguchi.channels.voice.audio import Prompt
 from madoguchi.channels.voice.callbacks import callable_number, spoken_number
 from madoguchi.channels.voice.fake import FakeTelephony
 from madoguchi.channels.voice.ivr import Ivr
+from madoguchi.channels.voice.models import VoiceCall
 from madoguchi.channels.voice.prompts import BeepPrompts
 from madoguchi.channels.voice.service import VoiceService
 from madoguchi.channels.voice.telephony import CallFailed
@@ -242,3 +243,17 @@ async def test_waiting_callers_hear_their_place_in_line(server: RunningServer, t
         await asyncio.gather(*telephony.calls)
     finally:
         await service.stop()
+
+
+async def test_a_callback_a_stopped_process_was_dialling_waits_again_after_a_restart(
+        server: RunningServer, voice: tuple[VoiceService, FakeTelephony]) -> None:
+    service, telephony = voice
+    contact_id, _ = await _callback_requested(server, telephony)
+    async with server.ctx.db.uow() as uow:  # the process died between claiming and dialling
+        row = await uow.session.scalar(select(VoiceCall).where(VoiceCall.contact_id == contact_id))
+        assert row is not None
+        row.state = "dialing"
+    await service.stop()
+    await service.start()
+    _, _, call = await contact_of(server)
+    assert call.state == "callback"

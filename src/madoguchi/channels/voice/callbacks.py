@@ -213,7 +213,15 @@ class Callbacks:
         except Exception:
             logger.exception("callback of contact %s failed", contact_id)
             await self._claim(contact_id, "dialing", "callback")
-            raise
+
+    async def recover(self) -> int:
+        """At start: callbacks a dead process was dialling while their contact is back in line
+        (nobody holds them) wait as callbacks again. Returns how many."""
+        async with self.service.db.uow() as uow:
+            waiting = select(Contact.id).where(Contact.state == ContactState.QUEUED)
+            result = await uow.session.execute(update(VoiceCall).where(
+                VoiceCall.state == "dialing", VoiceCall.contact_id.in_(waiting)).values(state="callback"))
+            return int(getattr(result, "rowcount", 0) or 0)
 
     async def _dial_back(self, offer: dict[str, Any], contact_id: int, agent_id: int, username: str) -> None:
         service = self.service

@@ -108,6 +108,9 @@ class VoiceService:
         self.telephony.on_incoming(self.handle_call)
         self._unsubscribe = self.bus.subscribe(self._on_event)
         await self.reload_accounts()
+        recovered = await self.callbacks.recover()
+        if recovered:
+            logger.info("%s callbacks left dialling by a stopped process wait in line again", recovered)
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
