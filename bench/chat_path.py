@@ -78,6 +78,9 @@ DEMO_ADMIN = ("admin@demo.madoguchi.test", "madoguchi-demo")
 DEMO_PUBLIC_KEY = "pk_demo_shop"
 SUPPORT_QUEUE = "Support"
 SESSION_COOKIE = "madoguchi_session"
+# Clients ask for batched frames as the product's own pages do; --no-batch measures one frame per
+# WebSocket message. An environment variable, so the spawned load-generator processes see it too.
+BATCH = os.environ.get("CHAT_PATH_BATCH", "1") != "0"
 AGENT_PASSWORD = "bench-agent-password"
 CHATS_PER_AGENT = 3          # DEFAULT_CAPACITY["chat"] in src/madoguchi/agents/schemas.py
 SPARE_AGENTS = 3             # so the last chats never wait for an agent to free a slot
@@ -113,6 +116,15 @@ def message_frame(sent_ns: int, msg_id: str, padding: str) -> str:
     # The ref carries the send time too, so the ack's round trip needs no lookup table.
     return dumps({"op": "message.send", "body": f"t{sent_ns} {padding}", "client_msg_id": msg_id,
                   "ref": str(sent_ns)})
+
+
+def frames_of(raw: str | bytes) -> list[dict[str, Any]]:
+    """The frames in one WebSocket message: a batch (see docs/realtime.md) or a single frame."""
+    frame = loads(raw)
+    if frame.get("op") == "batch":
+        frames: list[dict[str, Any]] = frame["frames"]
+        return frames
+    return [frame]
 
 
 def sent_ns_of(body: str) -> int | None:
@@ -264,22 +276,22 @@ class Sender:
     async def read_visitor(self) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for raw in self.ws:
-                frame = loads(raw)
-                op = frame.get("op")
-                window = self.worker.window
-                if op == "ack":
-                    if window is not None:
-                        ref = frame.get("ref")
-                        if isinstance(ref, str) and ref.isdigit():
-                            window.acked(int(ref))
-                    self.release()
-                elif op == "error":
-                    if window is not None:
-                        window.error(frame)
-                    self.release()
-                elif (op == "event" and frame.get("type") == "contact.changed"
-                      and frame["data"].get("change") == "accepted"):
-                    self.accepted.set()
+                for frame in frames_of(raw):
+                    op = frame.get("op")
+                    window = self.worker.window
+                    if op == "ack":
+                        if window is not None:
+                            ref = frame.get("ref")
+                            if isinstance(ref, str) and ref.isdigit():
+                                window.acked(int(ref))
+                        self.release()
+                    elif op == "error":
+                        if window is not None:
+                            window.error(frame)
+                        self.release()
+                    elif (op == "event" and frame.get("type") == "contact.changed"
+                          and frame["data"].get("change") == "accepted"):
+                        self.accepted.set()
         self.release()
 
     async def read_echo(self) -> None:
@@ -348,21 +360,21 @@ class Agent:
     async def read(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
-                frame = loads(raw)
-                if frame.get("op") != "event":
-                    continue
-                kind = frame.get("type")
-                data = frame["data"]
-                if kind == "message.created":
-                    window = self.worker.window
-                    if window is not None and data.get("author_kind") == "customer":
-                        sent = sent_ns_of(data.get("body", ""))
-                        if sent is not None:
-                            window.delivered(sent)
-                elif kind == "offer.created" and data.get("agent_id") == self.agent_id:
-                    task = asyncio.create_task(self.accept(int(data["offer_id"])))
-                    self.accepting.add(task)
-                    task.add_done_callback(self.accepting.discard)
+                for frame in frames_of(raw):
+                    if frame.get("op") != "event":
+                        continue
+                    kind = frame.get("type")
+                    data = frame["data"]
+                    if kind == "message.created":
+                        window = self.worker.window
+                        if window is not None and data.get("author_kind") == "customer":
+                            sent = sent_ns_of(data.get("body", ""))
+                            if sent is not None:
+                                window.delivered(sent)
+                    elif kind == "offer.created" and data.get("agent_id") == self.agent_id:
+                        task = asyncio.create_task(self.accept(int(data["offer_id"])))
+                        self.accepting.add(task)
+                        task.add_done_callback(self.accepting.discard)
 
     async def accept(self, offer_id: int) -> None:
         response = await self.worker.http.post(f"/api/v1/offers/{offer_id}/accept", headers=self.headers)
@@ -385,11 +397,10 @@ class LoadWorker:
         return self._http
 
     async def _handshake(self, ws: ClientConnection) -> None:
-        await ws.send(dumps({"op": "hello", "last_event_id": None}))
+        await ws.send(dumps({"op": "hello", "last_event_id": None, "batch": BATCH}))
         async with asyncio.timeout(60):
             while True:
-                frame = loads(await ws.recv())
-                if frame.get("op") == "ready":
+                if any(frame.get("op") == "ready" for frame in frames_of(await ws.recv())):
                     return
 
     async def connect_agents(self, base_url: str, logins: list[tuple[int, str, str]]) -> dict[str, Any]:
@@ -920,7 +931,8 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
     echo = {(r.chats, r.load): r for r in rows if r.target == "echo"}
     lines = [
         f"Web-chat path: customer send -> agent receive, one way. Echo: round trip. Host: {os.cpu_count()} cores; "
-        f"server: 1 uvicorn process; load generator: {args.workers} processes ({JSON_LIB}); "
+        f"server: 1 uvicorn process; load generator: {args.workers} processes ({JSON_LIB}, "
+        f"{'one frame per message' if args.no_batch else 'batch frames'}); "
         f"{args.duration:g}s measured after {args.warmup:g}s warm-up; body {args.body_bytes} bytes.",
         "",
         f"{HEADER} | {'echo/s':>7} {'e p50':>6} {'e p99':>6} {'vs echo':>7}",
@@ -986,6 +998,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--serve-cmd", help="run this instead of .venv/bin/madoguchi (it gets `serve --host ...`)")
     parser.add_argument("--profile-dir", help="record py-spy profiles of the server per run into this folder")
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="py-spy executable")
+    parser.add_argument("--no-batch", action="store_true",
+                        help="clients ask for one frame per WebSocket message (no batch frames)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     args = parser.parse_args(argv)
     args.chat_counts = [int(c) for c in args.chats.split(",") if c.strip()]
@@ -1021,6 +1035,8 @@ async def amain(args: argparse.Namespace) -> int:
                 return 2
             skipped["postgres"] = why
             targets.remove("postgres")
+    if args.no_batch:
+        os.environ["CHAT_PATH_BATCH"] = "0"
     pool = WorkerPool(args.workers)
     rows: list[Row] = []
     try:
@@ -1035,6 +1051,7 @@ async def amain(args: argparse.Namespace) -> int:
         await pool.close()
     if args.json:
         print(dumps(_finite({"host_cores": os.cpu_count(), "workers": args.workers, "json_lib": JSON_LIB,
+                          "batch": not args.no_batch,
                      "duration_s": args.duration, "warmup_s": args.warmup, "rates": args.rate_list,
                      "body_bytes": args.body_bytes, "skipped": skipped,
                      "targets": {"msgs_per_s": TARGET_MSGS_PER_S, "p99_ms": TARGET_P99_MS,

@@ -145,30 +145,41 @@ class Socket:
     _reader: asyncio.Task[None] | None = None
     _refs: int = 0
     closed: bool = False
+    batches: int = 0               # WebSocket messages that were batch frames
 
     @classmethod
     async def open(cls, url: str, *, cookie: str | None = None, last_event_id: int | None = None,
-                   headers: dict[str, str] | None = None) -> Socket:
+                   headers: dict[str, str] | None = None, batch: bool = False) -> Socket:
         extra = dict(headers or {})
         if cookie:
             extra["Cookie"] = f"madoguchi_session={cookie}"
         conn = await connect(url, additional_headers=extra, open_timeout=10)
         sock = cls(conn=conn)
         sock._reader = asyncio.create_task(sock._read())
-        await conn.send(json.dumps({"op": "hello", "last_event_id": last_event_id}))
+        hello: dict[str, Any] = {"op": "hello", "last_event_id": last_event_id}
+        if batch:
+            hello["batch"] = True
+        await conn.send(json.dumps(hello))
         await sock.wait_for(lambda: sock.ready is not None, what="ready")
         return sock
 
     async def _read(self) -> None:
         try:
             async for raw in self.conn:
-                frame = json.loads(raw)
-                if frame.get("op") == "ready":
-                    self.ready = frame
-                elif frame.get("op") == "event":
-                    self.events.append(frame)
-                elif frame.get("ref") in self._replies:
-                    self._replies.pop(frame["ref"]).set_result(frame)
+                received = json.loads(raw)
+                if received.get("op") == "batch":
+                    self.batches += 1
+                    frames = received["frames"]
+                    assert len(frames) > 1, "a batch holds at least two frames"
+                else:
+                    frames = [received]
+                for frame in frames:
+                    if frame.get("op") == "ready":
+                        self.ready = frame
+                    elif frame.get("op") == "event":
+                        self.events.append(frame)
+                    elif frame.get("ref") in self._replies:
+                        self._replies.pop(frame["ref"]).set_result(frame)
                 self._changed.set()
         except Exception:  # the connection dropped; tests look at .closed
             pass

@@ -15,6 +15,7 @@ from madoguchi.api.cors import WidgetCors
 from madoguchi.api.health import router as health_router
 from madoguchi.api.limits import BodyLimit
 from madoguchi.api.v1 import api_v1
+from madoguchi.api.wire import WebSocketWire
 from madoguchi.api.ws import router as ws_router
 from madoguchi.bot.service import BotService
 from madoguchi.bot.timers import FlowTimers
@@ -140,4 +141,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(WidgetCors)
+    app.add_middleware(WebSocketWire)  # added last: the outermost of ours
     return app

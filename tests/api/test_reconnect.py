@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from tests.api.flow import agent_on_duty, open_visitor
 from tests.support import Browserish, RunningServer, Socket
 
 
+@pytest.mark.parametrize("batch", [False, True], ids=["frames", "batches"])
 async def test_resume_after_drop_delivers_everything_once(server: RunningServer,
-                                                          clients: Callable[[], Browserish]) -> None:
+                                                          clients: Callable[[], Browserish], batch: bool) -> None:
     agent = clients()
     first = await agent_on_duty(server, agent, "suzuki@demo.madoguchi.test")
     visitor = await open_visitor(server, clients(), name="Reconnect Rika")
@@ -34,7 +37,7 @@ async def test_resume_after_drop_delivers_everything_once(server: RunningServer,
             await asyncio.sleep(0.005)
 
     sender = asyncio.create_task(keep_sending())
-    second = await Socket.open(f"{server.ws_url}/ws", cookie=agent.cookie, last_event_id=resume_from)
+    second = await Socket.open(f"{server.ws_url}/ws", cookie=agent.cookie, last_event_id=resume_from, batch=batch)
     await sender
     await second.event("message.created", client_msg_id="m-59")
 
@@ -44,6 +47,8 @@ async def test_resume_after_drop_delivers_everything_once(server: RunningServer,
     ids = [f["id"] for f in second.events if f["id"] is not None]
     assert ids == sorted(ids) and len(ids) == len(set(ids))
     assert min(ids) > resume_from
+    # The replay of what was missed arrives batched only when the client asked for batches.
+    assert (second.batches > 0) is batch
     await second.close()
     await visitor.socket.close()
 
@@ -57,3 +62,29 @@ async def test_fresh_connection_without_last_event_id_gets_only_new_events(
     changed = await sock.event("agent.state_changed", state="break")
     assert changed["data"]["reason"] == "lunch" and changed["id"] > sock.ready["last_event_id"]
     await sock.close()
+
+
+async def test_batching_client_gets_its_ack_after_its_own_message_event(
+        server: RunningServer, clients: Callable[[], Browserish]) -> None:
+    """A batching visitor's ack leaves with (and after) the message event it confirms, and nothing
+    else about the protocol changes."""
+    agent = clients()
+    desk = await agent_on_duty(server, agent, "emma@demo.madoguchi.test")
+    visitor = await open_visitor(server, clients(), name="Batch Bunta")
+    widget = await Socket.open(f"{server.ws_url}/ws/widget?token={visitor.token}", batch=True)
+    ack = await widget.op({"op": "message.send", "body": "first", "client_msg_id": "b-0"})
+    contact_id = ack["contact_id"]
+    offer = await desk.event("offer.created", contact_id=contact_id)
+    await agent.call("POST", f"/api/v1/offers/{offer['data']['offer_id']}/accept", expect=200)
+    for i in range(1, 6):
+        ack = await widget.op({"op": "message.send", "body": f"m-{i}", "client_msg_id": f"b-{i}"})
+        # By the time the ack is read, its message event has been read too: it came first.
+        assert any(f["type"] == "message.created" and f["data"]["message_id"] == ack["message_id"]
+                   for f in widget.events)
+    assert widget.batches >= 5
+    unknown = await widget.op({"op": "dance"})
+    assert unknown["op"] == "error" and unknown["error_id"] == "unknown_op"
+    await desk.event("message.created", client_msg_id="b-5")
+    await widget.close()
+    await visitor.socket.close()
+    await desk.close()

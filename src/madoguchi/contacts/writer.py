@@ -210,15 +210,19 @@ class MessageWriter:
             for values, new_id in zip(rows, stored, strict=True):
                 written_rows.append(WrittenMessage(id=new_id, **values) if new_id is not None
                                     else earlier[(values["contact_id"], values["client_msg_id"])])
-        for pending, outcome in zip(batch, outcomes, strict=True):
-            if pending.future.done():
-                continue
-            if isinstance(outcome, DomainError):
-                pending.future.set_exception(outcome)
-            elif isinstance(outcome, _Later):
-                pending.future.set_result(written_rows[outcome.row])
-            else:
-                pending.future.set_result(outcome)
+            # Commit (and publish) here and answer the senders before the session is closed: the
+            # close is another trip to the database, and a sender's ack should leave in the same
+            # turn of the loop as the events it follows, so the hub can send them in one batch.
+            await uow.commit()
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if pending.future.done():
+                    continue
+                if isinstance(outcome, DomainError):
+                    pending.future.set_exception(outcome)
+                elif isinstance(outcome, _Later):
+                    pending.future.set_result(written_rows[outcome.row])
+                else:
+                    pending.future.set_result(outcome)
 
 
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int | None]:

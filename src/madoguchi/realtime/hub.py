@@ -5,7 +5,9 @@ handler understands (``message.send``, ``typing``, ``ping`` …), each with an o
 Server → client: ``{"op": "ready", "last_event_id": N}`` after the replay,
 ``{"op": "event", "id", "type", "data"}`` for each event of the client's topics (ids increase; an
 ephemeral event such as typing has ``id: null``), ``{"op": "ack"|"error", "ref", …}`` for each op
-that carries a ``ref``.
+that carries a ``ref``. A client that says ``"batch": true`` in its hello may also get
+``{"op": "batch", "frames": [...]}``: the frames that were ready together, in order, in one
+WebSocket message (one write and one wake-up at each end instead of one per frame).
 
 On hello the client is registered first (live events buffer), then everything after its
 ``last_event_id`` is replayed from the durable feed, then the buffer is drained minus what the
@@ -23,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from madoguchi.kernel.events import Envelope
@@ -33,11 +36,16 @@ logger = logging.getLogger(__name__)
 Replay = Callable[[tuple[str, ...], int], Awaitable[list[Envelope]]]
 LatestId = Callable[[], Awaitable[int]]
 OpHandler = Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+SendText = Callable[[str], Awaitable[None]]
 
 HELLO_TIMEOUT_S = 15.0
 MAX_FRAME_BYTES = 64_000
 CLIENT_BUFFER = 5_000
 REPLAY_PAGE = 1_000
+BATCH_FRAMES = 64
+BATCH_CHARS = 256_000
+# api/wire.py puts the server's own ASGI send here for WebSocket scopes (see there why).
+RAW_SEND_KEY = "madoguchi.websocket_send"
 
 
 @dataclass(eq=False)
@@ -48,6 +56,7 @@ class Client:
     buffered: list[Envelope] = field(default_factory=list)
     replayed_to: int = 0
     overflowed: bool = False
+    batch: bool = False
 
     def push(self, envelope: Envelope) -> None:
         if self.state == ClientState.CONNECTED:
@@ -55,10 +64,13 @@ class Client:
             return
         if envelope.id is not None and envelope.id <= self.replayed_to:
             return  # the replay already sent it
+        self.enqueue(envelope.wire_text)
+
+    def enqueue(self, frame: str) -> None:
         if self.overflowed:
             return
         try:
-            self.outbox.put_nowait(envelope.wire_text)
+            self.outbox.put_nowait(frame)
         except asyncio.QueueFull:
             # Too slow to keep up: empty the outbox and close. Nothing after the last frame the
             # client actually received is sent, so its last_event_id stays a true cursor and the
@@ -114,12 +126,14 @@ class Hub:
             await websocket.close(code=1008)
             return
         last = hello.get("last_event_id")
+        client.batch = hello.get("batch") is True
+        send = _text_sender(websocket)
         self._register(client)
         try:
-            await self._start(websocket, client, last if isinstance(last, int) and last >= 0 else None)
-            sender = asyncio.create_task(self._pump(websocket, client))
+            await self._start(send, client, last if isinstance(last, int) and last >= 0 else None)
+            sender = asyncio.create_task(self._pump(websocket, send, client))
             try:
-                await self._read_ops(websocket, handle, sender)
+                await self._read_ops(websocket, send, client, handle, sender)
             finally:
                 sender.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -130,14 +144,16 @@ class Hub:
             client.state = ClientState.CLOSED
             self._unregister(client)
 
-    async def _start(self, websocket: WebSocket, client: Client, last: int | None) -> None:
+    async def _start(self, send: SendText, client: Client, last: int | None) -> None:
         if last is None:
             last = await self._latest_id()
         else:
             while True:
                 page = await self._replay(client.topics, last)
+                step = BATCH_FRAMES if client.batch else 1
+                for start in range(0, len(page), step):
+                    await send(_joined([envelope.wire_text for envelope in page[start:start + step]]))
                 for envelope in page:
-                    await websocket.send_text(envelope.wire_text)
                     last = max(last, envelope.id or last)
                 if len(page) < REPLAY_PAGE:
                     break
@@ -146,33 +162,85 @@ class Hub:
         pending, client.buffered = client.buffered, []
         for envelope in pending:
             client.push(envelope)
-        await _send(websocket, {"op": "ready", "last_event_id": last})
+        await send(_dumps({"op": "ready", "last_event_id": last}))
 
-    async def _pump(self, websocket: WebSocket, client: Client) -> None:
+    async def _pump(self, websocket: WebSocket, send: SendText, client: Client) -> None:
+        outbox = client.outbox
         while True:
-            frame = await client.outbox.get()
+            frame = await outbox.get()
             if frame is None:
                 await websocket.close(code=1013)
                 return
-            await websocket.send_text(frame)
+            if not client.batch:
+                await send(frame)
+                continue
+            # One turn of the loop lets the task that published this event finish what it was
+            # doing: a sender's ack follows its own message event within that turn, and a writer's
+            # batch reaches all of its agents' outboxes. Both then leave in one write.
+            await asyncio.sleep(0)
+            frames = [frame]
+            size = len(frame)
+            closing = False
+            while len(frames) < BATCH_FRAMES and size < BATCH_CHARS and not outbox.empty():
+                following = outbox.get_nowait()
+                if following is None:
+                    closing = True
+                    break
+                frames.append(following)
+                size += len(following)
+            await send(_joined(frames))
+            if closing:
+                await websocket.close(code=1013)
+                return
 
-    async def _read_ops(self, websocket: WebSocket, handle: OpHandler, sender: asyncio.Task[None]) -> None:
+    async def _read_ops(self, websocket: WebSocket, send: SendText, client: Client, handle: OpHandler,
+                        sender: asyncio.Task[None]) -> None:
+        async def reply(frame: dict[str, Any]) -> None:
+            text = _dumps(frame)
+            if client.batch:
+                client.enqueue(text)  # behind the events already waiting, so the order holds
+            else:
+                await send(text)
+
         while not sender.done():
             try:
                 op = await _receive(websocket)
             except ValueError as exc:
-                await _send(websocket, {"op": "error", "ref": None, "error_id": "malformed_frame",
-                                        "message": str(exc)})
+                await reply({"op": "error", "ref": None, "error_id": "malformed_frame", "message": str(exc)})
                 continue
             ref = op.get("ref")
             if op.get("op") == "ping":
-                await _send(websocket, {"op": "pong", "ref": ref})
+                await reply({"op": "pong", "ref": ref})
                 continue
-            reply = await handle(op)
-            if reply is not None:
-                await _send(websocket, {**reply, "ref": ref})
+            answer = await handle(op)
+            if answer is not None:
+                await reply({**answer, "ref": ref})
             elif ref is not None:
-                await _send(websocket, {"op": "ack", "ref": ref})
+                await reply({"op": "ack", "ref": ref})
+
+
+def _text_sender(websocket: WebSocket) -> SendText:
+    """Frames go straight to the server's ASGI send when api/wire.py left it in the scope: the
+    middleware wrappers in between only look at HTTP messages, and at full chat load passing every
+    frame through them costs a few per cent of the server's time."""
+    raw: Send | None = websocket.scope.get(RAW_SEND_KEY)
+    if raw is None:
+        return websocket.send_text
+
+    async def send_text(text: str) -> None:
+        try:
+            await raw({"type": "websocket.send", "text": text})
+        except OSError:
+            raise WebSocketDisconnect(code=1006) from None  # as Starlette's own send reports it
+
+    return send_text
+
+
+def _joined(frames: list[str]) -> str:
+    if len(frames) == 1:
+        return frames[0]
+    # Each frame is already a JSON object's text, so the batch is built without parsing them again.
+    return '{"op":"batch","frames":[' + ",".join(frames) + "]}"
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any]:
@@ -196,4 +264,8 @@ async def _receive(websocket: WebSocket) -> dict[str, Any]:
 
 
 async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
-    await websocket.send_text(json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+    await websocket.send_text(_dumps(frame))
+
+
+def _dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

@@ -60,8 +60,11 @@
     connect() {
       const ws = new WebSocket(this.url());
       this.ws = ws;
-      ws.onopen = () => ws.send(JSON.stringify({ op: "hello", last_event_id: this.lastId }));
-      ws.onmessage = (msg) => this.receive(JSON.parse(msg.data));
+      ws.onopen = () => ws.send(JSON.stringify({ op: "hello", last_event_id: this.lastId, batch: true }));
+      ws.onmessage = (msg) => {
+        const received = JSON.parse(msg.data);
+        for (const frame of received.op === "batch" ? received.frames : [received]) this.receive(frame);
+      };
       ws.onclose = () => {
         this.ready = false;
         if (this.opts.onStatus) this.opts.onStatus(false);

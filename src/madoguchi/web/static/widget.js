@@ -233,12 +233,14 @@
     if (!token) return;
     const url = origin.replace(/^http/, "ws") + "/ws/widget?token=" + encodeURIComponent(token);
     ws = new WebSocket(url);
-    ws.onopen = () => ws.send(JSON.stringify({ op: "hello", last_event_id: lastEventId }));
+    ws.onopen = () => ws.send(JSON.stringify({ op: "hello", last_event_id: lastEventId, batch: true }));
     ws.onmessage = (event) => {
-      const frame = JSON.parse(event.data);
-      if (frame.op === "ready") { ready = true; retry = 500; lastEventId = frame.last_event_id; setStatus(); flushQueue(); }
-      else if (frame.op === "event") { if (frame.id != null) lastEventId = frame.id; onEvent(frame); }
-      else if (frame.op === "error") { setStatus(t("widget.error", { message: frame.message })); }
+      const received = JSON.parse(event.data);
+      for (const frame of received.op === "batch" ? received.frames : [received]) {
+        if (frame.op === "ready") { ready = true; retry = 500; lastEventId = frame.last_event_id; setStatus(); flushQueue(); }
+        else if (frame.op === "event") { if (frame.id != null) lastEventId = frame.id; onEvent(frame); }
+        else if (frame.op === "error") { setStatus(t("widget.error", { message: frame.message })); }
+      }
     };
     ws.onclose = (event) => {
       ready = false;
