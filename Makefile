@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest bench clean compile uncompile
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Optional: the Router and the simulator compiled with mypyc (docs/acd.md, "Native build").
+compile: $(STAMP)
+	$(BIN)/python -m madoguchi.native build
+
+uncompile: $(STAMP)
+	$(BIN)/python -m madoguchi.native clean
 
 bench: $(STAMP)
 	$(BIN)/python bench/chat_path.py

@@ -79,6 +79,13 @@ def timed(repeat: int, fn: Any, *args: Any) -> tuple[float, Any]:
 CPU: dict[str, float] = {}
 
 
+def build_of_router() -> str:
+    """``make compile`` (mypyc) or the Python source: the figures differ by about two."""
+    from madoguchi.workforce import simulator
+
+    return "compiled (mypyc)" if simulator.__file__ and simulator.__file__.endswith(".so") else "Python source"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--contacts", type=int, default=200_000)
@@ -100,6 +107,7 @@ def main() -> None:
     ref_wait_pp = (ref.total.p_wait - erlang_14.p_wait) * 100
     report: dict[str, Any] = {
         "contacts": k,
+        "build": build_of_router(),
         "mmc110": {"madoguchi_contacts_per_s": round(k / ours_s), "simpy_contacts_per_s": round(k / simpy_s),
                    "ratio_to_simpy": round(simpy_s / ours_s, 3),
                    "madoguchi_contacts_per_cpu_s": round(k / CPU["madoguchi"]),
@@ -118,7 +126,7 @@ def main() -> None:
         print(json.dumps(report))
         return
     m = report["mmc110"]
-    print(f"M/M/c c=110 A=100, {k:,} contacts")
+    print(f"M/M/c c=110 A=100, {k:,} contacts; Router and simulator: {report['build']}")
     print(f"  madoguchi (full AcdRouter) {m['madoguchi_contacts_per_s']:>9,} contacts/s"
           f"   SL {ours.total.service_level:.4f}  P(wait) {ours.total.p_wait:.4f}")
     print(f"  simpy                      {m['simpy_contacts_per_s']:>9,} contacts/s   SL {simpy_sl:.4f}"

@@ -86,6 +86,13 @@ def pick(c: WaitingContact, candidates: list[AgentSnapshot], policy: QueuePolicy
                                           a.agent_id))
 
 
+def assert_same_agent(router: AcdRouter, expected: AgentSnapshot) -> None:
+    seen = router.agent(expected.agent_id)
+    assert seen is not None and not seen.pending_offer
+    assert {k: v for k, v in seen.load.items() if v} == expected.load
+    assert (seen.idle_since, seen.occupancy) == (expected.idle_since, expected.occupancy)
+
+
 requirements_st = st.lists(st.builds(SkillRequirement, st.sampled_from(SKILLS), st.integers(1, 4)),
                            max_size=2, unique_by=lambda r: r.skill).map(tuple)
 step_st = st.builds(RelaxStep, after_s=st.sampled_from([0, 15, 30, 60]), requirements=requirements_st,
@@ -138,9 +145,14 @@ def test_decisions_equal_the_reference_walk(policies: list[tuple], agents: list[
             load = dict(state[agent_id].load)
             held = next(iter(load))
             load[held] -= 1
+            routable = state[agent_id].state in ("available", "busy")
             state[agent_id] = replace(state[agent_id], load={k: v for k, v in load.items() if v},
                                       state="available" if sum(load.values()) == 0 else "busy", idle_since=now)
-            router.put_agent(state[agent_id])
+            if routable and n % 2:  # the load-only update must leave the Router where put_agent does
+                router.set_agent_load(agent_id, held, load[held], idle_since=now)
+                assert_same_agent(router, state[agent_id])
+            else:
+                router.put_agent(state[agent_id])
         elif kind == "leave" and waiting:
             gone = sorted(waiting)[n % len(waiting)]
             del waiting[gone]
@@ -159,5 +171,9 @@ def test_decisions_equal_the_reference_walk(policies: list[tuple], agents: list[
                     load = dict(agent.load)
                     load[contact.channel] = load.get(contact.channel, 0) + 1
                     state[d.agent_id] = replace(agent, load=load, state="busy")
+                    if n % 2:
+                        router.set_agent_load(d.agent_id, contact.channel, load[contact.channel])
+                        assert_same_agent(router, state[d.agent_id])
+                        continue
                 router.put_agent(state[d.agent_id])
     assert router.decide_now(now) == reference(by_queue, state, waiting, now, rr)

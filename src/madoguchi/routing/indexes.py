@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 
 from madoguchi.routing.snapshots import (
@@ -86,8 +87,8 @@ class AgentEntry:
     the classes of work the agent is free for now, and the skill masks per queue (computed when
     first needed, dropped when skills or a queue's rules change)."""
 
-    __slots__ = ("agent_id", "free", "idle_since", "idle_us", "lines", "lines_seen", "masks", "occupancy", "offered_at",
-                 "queue_ids", "skills", "snapshot", "team_id", "total")
+    __slots__ = ("agent_id", "free", "idle_since", "idle_us", "lines", "lines_seen", "load", "masks", "occupancy",
+                 "offered_at", "queue_ids", "skills", "snapshot", "stale", "team_id", "total")
 
     def __init__(self, snapshot: AgentSnapshot) -> None:
         self.agent_id = snapshot.agent_id
@@ -101,13 +102,17 @@ class AgentEntry:
         self.idle_us = 0
         self.lines: list[Line] = []   # the lines of its queues, as of …
         self.lines_seen = -1           # … this many lines in all
+        self.load: dict[str, int] = {}
+        self.stale = False             # load, idle_since or occupancy changed since ``snapshot``
         self.update(snapshot)
 
     def update(self, snapshot: AgentSnapshot) -> None:
         if snapshot.skills is not self.skills and snapshot.skills != self.skills:
             self.masks = {}
         self.snapshot = snapshot
+        self.stale = False
         self.skills = snapshot.skills
+        self.load = dict(snapshot.load)
         self.total = snapshot.total_load()
         self.occupancy = snapshot.occupancy
         if snapshot.idle_since is not self.idle_since:  # callers often hand the same one back
@@ -115,12 +120,31 @@ class AgentEntry:
             self.idle_us = micros(snapshot.idle_since) if snapshot.idle_since is not None else 0
         self.offered_at = None
 
+    def set_load(self, channel: str, count: int, idle_since: datetime | None, occupancy: float | None) -> None:
+        self.total += count - self.load.get(channel, 0)
+        self.load[channel] = count
+        if idle_since is not None and idle_since is not self.idle_since:
+            self.idle_since = idle_since
+            self.idle_us = micros(idle_since)
+        if occupancy is not None:
+            self.occupancy = occupancy
+        self.offered_at = None
+        self.stale = True
+
+    def current(self) -> AgentSnapshot:
+        """The snapshot as it stands after any ``set_load`` since the last one handed in."""
+        if self.stale:
+            self.snapshot = replace(self.snapshot, load=dict(self.load), idle_since=self.idle_since,
+                                    occupancy=self.occupancy, pending_offer=False)
+            self.stale = False
+        return self.snapshot
+
     def free_classes(self) -> tuple[str, ...]:
         """The classes of work ``snapshot.can_take`` now, in one pass over the load."""
         snapshot = self.snapshot
-        if snapshot.state not in ROUTABLE_STATES or snapshot.pending_offer:
+        if snapshot.state not in ROUTABLE_STATES or (snapshot.pending_offer and not self.stale):
             return ()
-        load, capacity = snapshot.load, snapshot.capacity
+        load, capacity = self.load, snapshot.capacity
         if not snapshot.voice_exclusive:
             return tuple(ch for ch, most in capacity.items() if load.get(ch, 0) < most)
         total = self.total

@@ -178,6 +178,22 @@ class AcdRouter:
             entry.free = free
             self._refree(entry)
 
+    def set_agent_load(self, agent_id: int, channel: str, count: int, *, idle_since: datetime | None = None,
+                       occupancy: float | None = None) -> None:
+        """The agent now holds ``count`` contacts of ``channel`` (an offer was accepted, or a contact
+        finished): ``put_agent`` for a change of load alone, without building a snapshot. Like
+        ``put_agent``, it ends the agent's pending offer; ``idle_since`` and ``occupancy`` change
+        only when given."""
+        entry = self._agents.get(agent_id)
+        if entry is None:
+            raise KeyError(f"agent {agent_id} is not known to the router")
+        entry.set_load(channel, count, idle_since, occupancy)
+        free = entry.free_classes()
+        if free != entry.free:
+            self._unfree(entry)
+            entry.free = free
+            self._refree(entry)
+
     def remove_agent(self, agent_id: int) -> None:
         entry = self._agents.pop(agent_id, None)
         if entry is None:
@@ -236,8 +252,8 @@ class AcdRouter:
         if entry is None:
             return None
         if entry.offered_at is None:
-            return entry.snapshot
-        return _with_offer(entry.snapshot, entry.offered_at)
+            return entry.current()
+        return _with_offer(entry.current(), entry.offered_at)
 
     # -- decisions --------------------------------------------------------------------------------
     def decide(self, snapshot: Snapshot) -> list[OfferDecision]:

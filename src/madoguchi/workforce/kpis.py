@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from madoguchi.workforce.models import Scenario
@@ -57,7 +57,8 @@ class QueueTally:
             self.abandoned_after_t += 1
 
     def add(self, other: QueueTally) -> None:
-        for name, value in vars(other).items():
+        for name in (f.name for f in fields(QueueTally)):
+            value = getattr(other, name)
             if name == "longest_wait_s":
                 self.longest_wait_s = max(self.longest_wait_s, value)
             else:

@@ -50,6 +50,10 @@ class _Agent:
         self.busy_total_s = 0.0
         self.idle_since = START
 
+    def occupancy(self, t: float) -> float:
+        busy = self.busy_total_s + (t - self.busy_since if self.total else 0.0)
+        return busy / t if t > 0.0 else 0.0
+
     def snapshot(self, t: float) -> AgentSnapshot:
         busy = self.busy_total_s + (t - self.busy_since if self.total else 0.0)
         return AgentSnapshot(agent_id=self.agent_id, state="busy" if self.total else "available",
@@ -171,7 +175,8 @@ class _Simulation:
         if not agent.total:
             self.close_busy(agent, t)
             agent.idle_since = now
-        self.router.put_agent(agent.snapshot(t))
+        self.router.set_agent_load(agent.agent_id, channel, agent.load[channel],
+                                   idle_since=None if agent.total else now, occupancy=agent.occupancy(t))
         if self.waiting:
             self.route(t, now)
 
@@ -203,9 +208,10 @@ class _Simulation:
                                                   handle_s=handle_s))
             if not agent.total:
                 agent.busy_since = t
-            agent.load[q.channel] = agent.load.get(q.channel, 0) + 1
+            count = agent.load[q.channel] = agent.load.get(q.channel, 0) + 1
             agent.total += 1
-            self.router.put_agent(agent.snapshot(t))   # the offer is accepted at once
+            # The offer is accepted at once.
+            self.router.set_agent_load(agent.agent_id, q.channel, count, occupancy=agent.occupancy(t))
             self.push(t + handle_s, _DONE, agent.agent_id - 1, queue_index)
 
     def close_busy(self, agent: _Agent, t: float) -> None:
