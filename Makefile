@@ -28,10 +28,11 @@ test: lint typecheck pytest
 
 # Optional: the Router and the simulator compiled with mypyc (docs/acd.md, "Native build").
 compile: $(STAMP)
-	$(BIN)/python -m madoguchi.native build
+	find src -name "*.so" -delete; rm -f src/madoguchi/native.json
+	$(BIN)/python -c "import sys; from madoguchi.native import main; sys.exit(main(['build']))"
 
 uncompile: $(STAMP)
-	$(BIN)/python -m madoguchi.native clean
+	find src -name "*.so" -delete; rm -f src/madoguchi/native.json
 
 bench: $(STAMP)
 	$(BIN)/python bench/chat_path.py

@@ -37,6 +37,13 @@ print(json.dumps({"file": router.__file__, "result": run(scenario).as_dict()}, s
 """
 
 
+_NOT_SOURCE = shutil.ignore_patterns("__pycache__", "*.so", "native.json")
+
+
+def _package_source() -> Path:
+    return Path(madoguchi.__file__).parent
+
+
 def _python(root: Path, code: str) -> dict:  # type: ignore[type-arg]
     env = {**os.environ, "PYTHONPATH": str(root)}
     done = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
@@ -52,8 +59,7 @@ def compiled_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from madoguchi import native
 
     root = tmp_path_factory.mktemp("native")
-    shutil.copytree(Path(madoguchi.__file__).parent, root / "madoguchi",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.so", "native.json"))
+    shutil.copytree(_package_source(), root / "madoguchi", ignore=_NOT_SOURCE)
     native.build(root)
     assert native.compiled_modules(root) == list(native.MODULES)
     return root
@@ -69,9 +75,11 @@ def test_compiled_router_passes_the_reference_property_test(compiled_tree: Path)
     assert " passed" in done.stdout
 
 
-def test_compiled_simulation_gives_the_same_figures(compiled_tree: Path) -> None:
+def test_compiled_simulation_gives_the_same_figures(compiled_tree: Path, tmp_path: Path) -> None:
+    # The Python source, even where this checkout was built with `make compile`.
+    shutil.copytree(_package_source(), tmp_path / "madoguchi", ignore=_NOT_SOURCE)
     compiled = _python(compiled_tree, SIMULATION)
-    source = _python(REPO / "src", SIMULATION)
+    source = _python(tmp_path, SIMULATION)
     assert compiled["file"].endswith(".so") and source["file"].endswith(".py")
     assert compiled["result"] == source["result"]
     assert compiled["result"]["contacts"] == 4000

@@ -383,6 +383,9 @@ class AcdRouter:
         else:
             requirements = rules.rules[0]
             source = line.free
+            if (not requirements and rules.policy.strategy == Strategy.LONGEST_IDLE
+                    and contact.sticky_agent_id is None and not contact.declined_by):
+                return _longest_idle(source, free)  # the common case, without a candidate list
             candidates = ([free[i] for i in source] if not requirements else
                           [a for a in (free[i] for i in source) if self._mask(a, queue_id) & 1])
         if not candidates:
@@ -474,6 +477,18 @@ class AcdRouter:
 
 
 _by_idle = attrgetter("total", "idle_us", "agent_id")  # longest idle, nobody declined
+
+
+def _longest_idle(ids: set[int], free: dict[int, AgentEntry]) -> AgentEntry | None:
+    """``min(candidates, key=_by_idle)`` as a plain loop: no key tuples, and integer comparisons
+    that the native build (``make compile``) turns into machine instructions."""
+    best: AgentEntry | None = None
+    for agent_id in ids:
+        a = free[agent_id]
+        if best is None or a.total < best.total or (a.total == best.total and (
+                a.idle_us < best.idle_us or (a.idle_us == best.idle_us and a.agent_id < best.agent_id))):
+            best = a
+    return best
 
 
 def _with_offer(agent: AgentSnapshot, now: datetime) -> AgentSnapshot:

@@ -73,7 +73,11 @@ class QueuePolicy:
 DEFAULT_POLICY = QueuePolicy(queue_id=0)
 
 
-@dataclass(frozen=True)
+# WaitingContact and OfferDecision are made for every contact routed, and a frozen dataclass sets
+# each field through object.__setattr__ (2.4 µs for a WaitingContact even compiled, a seventh of a
+# simulated contact's whole cost). They are values all the same: nothing mutates one once made
+# (``dataclasses.replace`` makes changed copies), and neither is used as a key.
+@dataclass
 class WaitingContact:
     contact_id: int
     queue_id: int
@@ -130,7 +134,7 @@ class Snapshot:
     queues: Mapping[int, QueuePolicy] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass
 class OfferDecision:
     contact_id: int
     agent_id: int

@@ -25,7 +25,8 @@ from madoguchi.routing.router import AcdRouter, AgentSnapshot, QueuePolicy, Wait
 from madoguchi.workforce.kpis import ContactRecord, QueueTally, SimulationResult, result_of
 from madoguchi.workforce.models import QueueModel, Scenario
 
-#: Virtual time 0 (a Monday, UTC).
+#: Virtual time 0 (a Monday, UTC). The Router's datetimes are ``START + timedelta(0, t)``: the
+#: positional form parses its arguments faster than ``seconds=t`` (two per contact).
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 _ARRIVAL, _DONE, _ABANDON, _RELAX = 0, 1, 2, 3
@@ -130,7 +131,7 @@ class _Simulation:
             elif kind == _ABANDON:
                 self.abandon(t, a)
             elif a in self.waiting:  # _RELAX: a step came due for a contact still in line
-                self.route(t, START + timedelta(seconds=t))
+                self.route(t, START + timedelta(0, t))
         end = self.end_of_arrivals if not math.isinf(self.end_of_arrivals) else self.clock
         window = max(0.0, end - self.scenario.warmup_s) * len(self.agents)
         for _, queue_index, _ in self.waiting.values():
@@ -157,7 +158,7 @@ class _Simulation:
             self.tallies[queue_index].offered += 1
         self.waiting[contact_id] = (t, queue_index, q.handle.sample(self.rng))
         patience_s = q.patience.sample(self.rng) if q.patience is not None else math.inf
-        now = START + timedelta(seconds=t)
+        now = START + timedelta(0, t)
         self.router.add_contact(WaitingContact(contact_id=contact_id, queue_id=q.queue_id, channel=q.channel,
                                                enqueued_at=now, priority=q.contact_priority,
                                                queue_priority=self.queue_priority[queue_index]))
@@ -171,7 +172,7 @@ class _Simulation:
     def finish(self, t: float, agent: _Agent, channel: str) -> None:
         agent.load[channel] -= 1
         agent.total -= 1
-        now = START + timedelta(seconds=t)
+        now = START + timedelta(0, t)
         if not agent.total:
             self.close_busy(agent, t)
             agent.idle_since = now
