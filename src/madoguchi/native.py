@@ -10,7 +10,7 @@ A compiled module that no longer matches its source would silently run old code,
 records each source's SHA-256 in ``native.json`` and importing ``madoguchi`` refuses to go on when a
 compiled module's source has changed since (see ``check``).
 
-    python -m madoguchi.native build | clean | status
+``make compile`` and ``make uncompile`` are the way in; ``main(["status"])`` tells what is in use.
 """
 
 from __future__ import annotations
