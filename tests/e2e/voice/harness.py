@@ -28,6 +28,12 @@ from tests.support import Browserish, RunningServer, require_service, start_serv
 HERE = Path(__file__).parent
 
 
+def require_sip_peers() -> None:
+    """sipp plays the caller and baresip the agents' phones: missing, they fail the test in CI."""
+    for tool in ("sipp", "baresip"):
+        require_service(tool, shutil.which(tool) is not None, "apt-get install sip-tester baresip")
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -139,8 +145,7 @@ class TwoAgents:
 async def two_agents(sqlite_url: str, tmp_path: Path) -> AsyncIterator[TwoAgents]:
     """A server with the test line, Tanaka on duty and Suzuki on a break, each with a baresip phone
     that answers at once and sends its own tone (330 Hz, 550 Hz); everything stopped afterwards."""
-    for tool in ("sipp", "baresip"):
-        require_service(tool, shutil.which(tool) is not None, "apt-get install sip-tester baresip")
+    require_sip_peers()
     server, sip_port, base = await voice_server(sqlite_url, tmp_path)
     first, second = Browserish(server.base_url), Browserish(server.base_url)
     phones: list[asyncio.subprocess.Process] = []

@@ -6,7 +6,6 @@ with the colleague while the agent's panel shows the call as ended for them."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,19 +20,19 @@ from tests.e2e.voice.harness import (
     finished_call,
     phone,
     registered,
+    require_sip_peers,
     sipp_trace,
     voice_channel,
     voice_server,
 )
-from tests.support import Browserish, require_service
+from tests.support import Browserish
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_consult_and_hand_over_from_the_desktop(sqlite_url: str, tmp_path: Path, browser: Browser,
                                                       js_errors: JsErrors) -> None:
-    for tool in ("sipp", "baresip"):
-        require_service(tool, shutil.which(tool) is not None, "apt-get install sip-tester baresip")
+    require_sip_peers()
     server, sip_port, base = await voice_server(sqlite_url, tmp_path)
     colleague = Browserish(server.base_url)
     phones: list[asyncio.subprocess.Process] = []

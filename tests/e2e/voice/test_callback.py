@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import wave
 from pathlib import Path
 
@@ -26,19 +25,19 @@ from tests.e2e.voice.harness import (
     free_udp_port,
     phone,
     registered,
+    require_sip_peers,
     sipp_trace,
     voice_channel,
     voice_server,
 )
-from tests.support import Browserish, RunningServer, require_service
+from tests.support import Browserish, RunningServer
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_a_callback_request_with_voicemail_is_dialled_back_when_an_agent_is_free(
         sqlite_url: str, tmp_path: Path) -> None:
-    for tool in ("sipp", "baresip"):
-        require_service(tool, shutil.which(tool) is not None, "apt-get install sip-tester baresip")
+    require_sip_peers()
     trunk_port = free_udp_port()
     server, sip_port, base = await voice_server(sqlite_url, tmp_path, sip_outbound=f"127.0.0.1:{trunk_port}",
                                                 voice_recordings_dir=str(tmp_path / "recordings"))

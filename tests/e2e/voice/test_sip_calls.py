@@ -9,7 +9,6 @@ import array
 import asyncio
 import contextlib
 import math
-import shutil
 import wave
 from pathlib import Path
 
@@ -24,19 +23,19 @@ from tests.e2e.voice.harness import (
     finished_call,
     phone,
     registered,
+    require_sip_peers,
     sipp_trace,
     voice_channel,
     voice_server,
 )
-from tests.support import Browserish, RunningServer, require_service
+from tests.support import Browserish, RunningServer
 
 pytestmark = pytest.mark.e2e
 
 
 async def test_a_caller_goes_through_the_menu_and_talks_to_the_agents_phone(
         sqlite_url: str, tmp_path: Path) -> None:
-    for tool in ("sipp", "baresip"):
-        require_service(tool, shutil.which(tool) is not None, "apt-get install sip-tester baresip")
+    require_sip_peers()
     server, sip_port, base = await voice_server(sqlite_url, tmp_path,
                                                 voice_recordings_dir=str(tmp_path / "recordings"))
     agent = Browserish(server.base_url)

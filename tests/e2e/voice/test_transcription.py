@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +20,12 @@ from tests.e2e.voice.harness import (
     finished_call,
     phone,
     registered,
+    require_sip_peers,
     sipp_trace,
     voice_channel,
     voice_server,
 )
-from tests.support import Browserish, RunningServer, require_service
+from tests.support import Browserish, RunningServer
 
 pytestmark = pytest.mark.e2e
 
@@ -33,8 +33,7 @@ SAID = "Thank you for calling. I can see your order here. It will arrive tomorro
 
 
 async def test_the_agents_words_on_a_recorded_call_become_a_transcript(sqlite_url: str, tmp_path: Path) -> None:
-    for tool in ("sipp", "baresip"):
-        require_service(tool, shutil.which(tool) is not None, "apt-get install sip-tester baresip")
+    require_sip_peers()
     server, sip_port, base = await voice_server(sqlite_url, tmp_path, voice_transcription="pocketsphinx",
                                                 voice_recordings_dir=str(tmp_path / "recordings"))
     agent = Browserish(server.base_url)
