@@ -41,6 +41,31 @@ def free_udp_port() -> int:
         return port
 
 
+def free_phone_port() -> int:
+    """A loopback port that baresip can listen on. baresip 1.0 takes the port for both UDP and TCP
+    (and the next one for TLS) and exits with EADDRINUSE (98) when any of them is taken, so a port
+    that is only free for UDP is not enough."""
+    for _ in range(100):
+        port = free_udp_port()
+        try:
+            with contextlib.ExitStack() as held:
+                for kind, number in ((socket.SOCK_STREAM, port), (socket.SOCK_STREAM, port + 1)):
+                    sock = held.enter_context(socket.socket(socket.AF_INET, kind))
+                    sock.bind(("127.0.0.1", number))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no loopback port is free for both UDP and TCP")
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """Ends a peer that may already have ended on its own (terminate() raises then)."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+    await process.wait()
+
+
 async def voice_server(sqlite_url: str, tmp_path: Path, **settings: Any) -> tuple[RunningServer, int, int]:
     """A server with SIP on a free port and its own block of RTP ports: (server, SIP port, first RTP port)."""
     sip_port, base = free_udp_port(), 30000 + (free_udp_port() % 300) * 100
@@ -86,9 +111,18 @@ def baresip_config(directory: Path, *, sip_port: int, server_port: int, wav: Pat
 async def phone(directory: Path, *, user: str, server_port: int, wav: Path) -> asyncio.subprocess.Process:
     """baresip as ``user``'s phone, answering at once and sending ``wav`` (it hangs up when the
     file ends, so make it longer than the call)."""
-    baresip_config(directory, sip_port=free_udp_port(), server_port=server_port, wav=wav, user=user)
-    return await asyncio.create_subprocess_exec("baresip", "-f", str(directory), stdout=asyncio.subprocess.DEVNULL,
-                                                stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)
+    exits: list[int] = []
+    for _ in range(5):
+        baresip_config(directory, sip_port=free_phone_port(), server_port=server_port, wav=wav, user=user)
+        process = await asyncio.create_subprocess_exec(
+            "baresip", "-f", str(directory), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL)
+        try:
+            # A port taken between the check and baresip's bind ends it within milliseconds.
+            exits.append(await asyncio.wait_for(process.wait(), 0.3))
+        except TimeoutError:
+            return process
+    raise AssertionError(f"baresip for {user} would not start: exit codes {exits}")
 
 
 async def registered(channel: VoiceChannel, *users: str) -> None:
@@ -164,8 +198,7 @@ async def two_agents(sqlite_url: str, tmp_path: Path) -> AsyncIterator[TwoAgents
         yield TwoAgents(server, channel, sip_port, base, first, second, colleague)
     finally:
         for process in phones:
-            process.terminate()
-            await process.wait()
+            await stop_process(process)
         await first.close()
         await second.close()
         await server.stop()

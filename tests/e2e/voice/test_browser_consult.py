@@ -22,6 +22,7 @@ from tests.e2e.voice.harness import (
     registered,
     require_sip_peers,
     sipp_trace,
+    stop_process,
     voice_channel,
     voice_server,
 )
@@ -78,11 +79,7 @@ async def test_consult_and_hand_over_from_the_desktop(sqlite_url: str, tmp_path:
             "consult_ended", "ended"], events
         assert not js_errors.seen
     finally:
-        if sipp is not None and sipp.returncode is None:
-            sipp.terminate()
-            await sipp.wait()
-        for process in phones:
-            process.terminate()
-            await process.wait()
+        for process in ([sipp] if sipp is not None else []) + phones:
+            await stop_process(process)
         await colleague.close()
         await server.stop()

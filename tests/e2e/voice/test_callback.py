@@ -27,6 +27,7 @@ from tests.e2e.voice.harness import (
     registered,
     require_sip_peers,
     sipp_trace,
+    stop_process,
     voice_channel,
     voice_server,
 )
@@ -47,9 +48,7 @@ async def test_a_callback_request_with_voicemail_is_dialled_back_when_an_agent_i
         await _callback(server, agent, processes, sip_port, base, trunk_port, tmp_path)
     finally:
         for process in processes:
-            if process.returncode is None:
-                process.terminate()
-                await process.wait()
+            await stop_process(process)
         await agent.close()
         await server.stop()
 

@@ -25,6 +25,7 @@ from tests.e2e.voice.harness import (
     registered,
     require_sip_peers,
     sipp_trace,
+    stop_process,
     voice_channel,
     voice_server,
 )
@@ -67,8 +68,7 @@ async def _call_through(server: RunningServer, agent: Browserish, sip_port: int,
                 await asyncio.wait_for(sipp.wait(), 0.1)
         assert sipp.returncode == 0, sipp_trace(tmp_path)[-3000:]
     finally:
-        agent_phone.terminate()
-        await agent_phone.wait()
+        await stop_process(agent_phone)
 
     call, contact, events = await finished_call(server)
     assert contact.state == "ended" and contact.ended_by == "customer"

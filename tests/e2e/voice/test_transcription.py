@@ -22,6 +22,7 @@ from tests.e2e.voice.harness import (
     registered,
     require_sip_peers,
     sipp_trace,
+    stop_process,
     voice_channel,
     voice_server,
 )
@@ -60,8 +61,7 @@ async def _call(server: RunningServer, agent: Browserish, sip_port: int, base: i
             await asyncio.wait_for(sipp.wait(), 60)
         assert sipp.returncode == 0, sipp_trace(tmp_path)[-3000:]
     finally:
-        agent_phone.terminate()
-        await agent_phone.wait()
+        await stop_process(agent_phone)
 
     call, _, _ = await finished_call(server)
     assert call.agent_id is not None
