@@ -2,6 +2,7 @@
 in a busy steady state — 1,000 agents, 50 skills, 100 queues, 10,000 contacts waiting.
 
     .venv/bin/python bench/router.py [--steps 3000] [--relaxation none|skills|team] [--channels voice|mixed]
+                                     [--updates load|snapshot]
                                      [--json] [--profile]
 
 Set-up (seeded): 100 queues (voice, or with ``--channels mixed`` voice, chat and email with capacities
@@ -11,12 +12,16 @@ agents with 4–8 skills at level 1–5 in 20 teams, each a member of every queu
 meets (queues nobody meets get the five most skilled agents); all agents busy; 10,000 contacts in
 line, spread over the queues.
 
-Each step is what the server does when an agent finishes a contact: ``put_agent`` with the load
-lowered, then ``decide_now`` — the agent usually gets the best contact among its queues at once —
-then the accepted offer (``put_agent`` with the load raised) and a new arrival (``add_contact``) to
-keep 10,000 waiting. A decision latency is one ``put_agent`` + ``decide_now`` pair; decisions per
-second count every decision over the whole loop, bookkeeping included (also per CPU-second of this
-process, which a busy shared host disturbs less than wall clock).
+Each step is what happens when an agent finishes a contact: the Router is told of the lower load,
+then ``decide_now`` — the agent usually gets the best contact among its queues at once — then of
+the accepted offer (the load raised) and of a new arrival (``add_contact``) to keep 10,000 waiting.
+A decision latency is one load change + ``decide_now`` pair; decisions per second count every
+decision over the whole loop, bookkeeping included (also per CPU-second of this process, which a
+busy shared host disturbs less than wall clock).
+
+``--updates``: ``load`` (default) tells the Router of each change of load with ``set_agent_load``, as
+the simulator does; ``snapshot`` hands it a whole new ``AgentSnapshot`` through ``put_agent`` each
+time (the heavier way, kept for comparison).
 
 ``--relaxation``: ``none``; ``skills`` (after 30 s any level of the same skills); ``team`` (also, after
 120 s, anyone in a team of the queue's members) — with 10,000 waiting, every contact is past its steps.
@@ -54,7 +59,8 @@ START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 class Bench:
-    def __init__(self, *, seed: int, relaxation: str, channels: str = "voice") -> None:
+    def __init__(self, *, seed: int, relaxation: str, channels: str = "voice", by_load: bool = False) -> None:
+        self.by_load = by_load
         self.rng = rng = random.Random(seed)
         self.router = AcdRouter()
         self.channel: dict[int, str] = {}
@@ -125,7 +131,10 @@ class Bench:
             ch = self.channel[d.queue_id]
             self.load[a][ch] = self.load[a].get(ch, 0) + 1
             self.handling[a].append(d.queue_id)
-            self.router.put_agent(self.snapshot(a))
+            if self.by_load:
+                self.router.set_agent_load(d.agent_id, ch, self.load[a][ch])
+            else:
+                self.router.put_agent(self.snapshot(a))
             self.arrive()
 
     def step(self, latencies: list[int]) -> int:
@@ -142,7 +151,10 @@ class Bench:
             del self.load[a][ch]
         idle = not self.load[a]
         started = time.perf_counter_ns()
-        self.router.put_agent(self.snapshot(a, idle=idle))
+        if self.by_load:
+            self.router.set_agent_load(a + 1, ch, self.load[a].get(ch, 0), idle_since=self.at if idle else None)
+        else:
+            self.router.put_agent(self.snapshot(a, idle=idle))
         decisions = self.router.decide_now(self.at)
         latencies.append(time.perf_counter_ns() - started)
         self.accept(decisions)
@@ -163,10 +175,13 @@ def main() -> None:
     parser.add_argument("--channels", choices=("voice", "mixed"), default="voice")
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--updates", choices=("load", "snapshot"), default="load",
+                        help="tell the Router of a change of load with set_agent_load (as the simulator does) or"
+                             " with a whole new AgentSnapshot through put_agent")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print the cProfile of the measured loop")
     args = parser.parse_args()
-    bench = Bench(seed=args.seed, relaxation=args.relaxation, channels=args.channels)
+    bench = Bench(seed=args.seed, relaxation=args.relaxation, channels=args.channels, by_load=args.updates == "load")
     warm: list[int] = []
     for _ in range(args.warmup):
         bench.step(warm)
@@ -183,7 +198,7 @@ def main() -> None:
     q = statistics.quantiles(latencies, n=100)
     report = {
         "agents": AGENTS, "skills": SKILLS, "queues": QUEUES, "waiting": WAITING, "relaxation": args.relaxation,
-        "channels": args.channels,
+        "channels": args.channels, "updates": args.updates,
         "steps": args.steps, "decisions": decisions, "decisions_per_s": round(decisions / elapsed),
         "decisions_per_cpu_s": round(decisions / cpu),
         "decide_p50_ms": round(q[49] / 1e6, 4), "decide_p99_ms": round(q[98] / 1e6, 4),
@@ -196,11 +211,13 @@ def main() -> None:
         print(json.dumps(report))
     else:
         print(f"{AGENTS} agents, {SKILLS} skills, {QUEUES} queues, ~{WAITING:,} waiting,"
-              f" relaxation={args.relaxation}, channels={args.channels}, Router: {report['build']}")
+              f" relaxation={args.relaxation}, channels={args.channels}, updates={args.updates},"
+              f" Router: {report['build']}")
         print(f"  {decisions:,} decisions in {args.steps:,} steps, {elapsed:.2f} s:"
               f" {report['decisions_per_s']:,} decisions/s (target ≥ 50,000);"
               f" {report['decisions_per_cpu_s']:,} per CPU-second of this process")
-        print(f"  put_agent + decide_now latency: p50 {report['decide_p50_ms']} ms, p99 {report['decide_p99_ms']} ms"
+        update = "set_agent_load" if bench.by_load else "put_agent"
+        print(f"  {update} + decide_now latency: p50 {report['decide_p50_ms']} ms, p99 {report['decide_p99_ms']} ms"
               f" (target < 1 ms), max {report['decide_max_ms']} ms")
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)

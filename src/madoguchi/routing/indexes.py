@@ -88,7 +88,7 @@ class AgentEntry:
     first needed, dropped when skills or a queue's rules change)."""
 
     __slots__ = ("agent_id", "free", "idle_since", "idle_us", "lines", "lines_seen", "load", "masks", "occupancy",
-                 "offered_at", "queue_ids", "skills", "snapshot", "stale", "team_id", "total")
+                 "offered_at", "open_classes", "queue_ids", "skills", "snapshot", "stale", "team_id", "total")
 
     def __init__(self, snapshot: AgentSnapshot) -> None:
         self.agent_id = snapshot.agent_id
@@ -104,11 +104,15 @@ class AgentEntry:
         self.lines_seen = -1           # … this many lines in all
         self.load: dict[str, int] = {}
         self.stale = False             # load, idle_since or occupancy changed since ``snapshot``
+        self.snapshot = snapshot
+        self.open_classes = _open_classes(snapshot.capacity)
         self.update(snapshot)
 
     def update(self, snapshot: AgentSnapshot) -> None:
         if snapshot.skills is not self.skills and snapshot.skills != self.skills:
             self.masks = {}
+        if snapshot.capacity is not self.snapshot.capacity:
+            self.open_classes = _open_classes(snapshot.capacity)
         self.snapshot = snapshot
         self.stale = False
         self.skills = snapshot.skills
@@ -148,14 +152,19 @@ class AgentEntry:
         if not snapshot.voice_exclusive:
             return tuple(ch for ch, most in capacity.items() if load.get(ch, 0) < most)
         total = self.total
-        if not total and not load:  # empty hands: anything up to its capacity
-            return tuple(ch for ch, most in capacity.items() if most > 0)
+        if not total:  # empty hands: anything up to its capacity
+            return self.open_classes
         on = [ch for ch in EXCLUSIVE_CHANNELS if load.get(ch, 0)]  # on a call: nothing else …
         if on and total:
             return ()
         return tuple(ch for ch, most in capacity.items()
                      if not any(x != ch for x in on) and not (total and ch in EXCLUSIVE_CHANNELS)
                      and load.get(ch, 0) < most)
+
+
+def _open_classes(capacity: Mapping[str, int]) -> tuple[str, ...]:
+    """What an agent with empty hands is free for (asked every time one finishes a contact)."""
+    return tuple(ch for ch, most in capacity.items() if most > 0)
 
 
 class Line:
