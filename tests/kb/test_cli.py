@@ -72,3 +72,17 @@ def test_bad_import_reports_rows_and_writes_nothing(database: Path, tmp_path: Pa
     assert "row 1: language" in capsys.readouterr().err
     code, out = run(capsys, "kb", "search", "q", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_unreadable_files_get_a_clear_error(database: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("id,question,answer,language,category\n1,caf\xe9?,oui,en,x\n".encode("latin-1"))
+    cases = [(["kb", "import", str(tmp_path / "missing.json")], "cannot read"),
+             (["kb", "import", str(tmp_path)], "cannot read"),
+             (["kb", "import", str(latin)], "not UTF-8"),
+             (["kb", "search", "--queries", str(tmp_path / "none.txt"), "--json"], "cannot read")]
+    for argv, said in cases:
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        assert said in captured.err and captured.out == ""

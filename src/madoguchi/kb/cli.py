@@ -43,8 +43,11 @@ async def _open(settings: Settings) -> Any:
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     from madoguchi.kb import actions, transfer
 
+    text = _read(args.file)
+    if text is None:
+        return 2
+
     async def go() -> dict[str, Any]:
-        text = args.file.read_text(encoding="utf-8-sig")
         kind = "csv" if args.file.suffix.lower() == ".csv" else "json" if args.file.suffix.lower() == ".json" else None
         articles = transfer.to_articles(transfer.parse_rows(text, kind=kind))
         ctx = await _open(settings)
@@ -74,12 +77,18 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.top <= 100:
         print("--top must be 1…100", file=sys.stderr)
         return 2
+    lines: list[str] = []
+    if args.queries is not None:
+        text = _read(args.queries)
+        if text is None:
+            return 2
+        lines = text.splitlines()
 
     async def go() -> int:
         ctx = await _open(settings)
         try:
             if args.queries is not None:
-                for line in args.queries.read_text(encoding="utf-8-sig").splitlines():
+                for line in lines:
                     results = await ctx.kb.search(line, language=args.language, top=args.top)
                     print(json.dumps({"query": line, "results": [_row(r) for r in results]}, ensure_ascii=False),
                           flush=True)
@@ -96,6 +105,17 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
             await ctx.db.engine.dispose()
 
     return asyncio.run(go())
+
+
+def _read(path: Path) -> str | None:
+    """The file's text (UTF-8, with or without a byte-order mark), or None after saying why not."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        print(f"{path}: not UTF-8 text (byte {exc.start})", file=sys.stderr)
+    except OSError as exc:
+        print(f"{path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+    return None
 
 
 def _row(result: Any) -> dict[str, Any]:
