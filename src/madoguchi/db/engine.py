@@ -7,10 +7,20 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from madoguchi.db import sqlite_driver
+
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        engines: list[AsyncEngine] = []
+
+        def connect() -> Any:
+            # The dialect works out sqlite3.connect's arguments from the URL, as without a creator.
+            args, params = engines[0].sync_engine.dialect.create_connect_args(engines[0].sync_engine.url)
+            return sqlite_driver.connect(*args, **{**params, "timeout": 30})
+
+        engine = create_async_engine(url, async_creator=connect, **kwargs)
+        engines.append(engine)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

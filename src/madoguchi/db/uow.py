@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from sqlalchemy import Table, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from madoguchi.bus.base import EventBus
 from madoguchi.db.bulk import insert_returning_ids
@@ -73,9 +73,11 @@ class Database:
     bus: EventBus
 
     @asynccontextmanager
-    async def uow(self) -> AsyncIterator[UnitOfWork]:
-        """Commit on a clean exit, roll back on an exception; nothing is half-written."""
-        async with self.sessions() as session:
+    async def uow(self, *, bind: AsyncConnection | None = None) -> AsyncIterator[UnitOfWork]:
+        """Commit on a clean exit, roll back on an exception; nothing is half-written. ``bind``: a
+        connection the caller holds (the transaction is still this unit's own), instead of one
+        checked out of the pool for it."""
+        async with self.sessions(bind=bind) if bind is not None else self.sessions() as session:
             work = UnitOfWork(session=session, clock=self.clock, bus=self.bus,
                               serialise_feed=self.engine.dialect.name == "postgresql")
             try:
