@@ -53,5 +53,14 @@ async def test_statements_rows_and_transactions(tmp_path: Path, monkeypatch: pyt
         async with engine.connect() as conn:  # checked out and back without a statement: no rollback trip
             pass
         assert trips == []
+        async with engine.connect() as conn:  # reads outside a transaction leave none to roll back
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 3
+        assert len(trips) == 1
+        trips.clear()
+        async with engine.connect() as conn:  # a write left uncommitted is rolled back
+            await conn.execute(text("INSERT INTO t (v) VALUES ('gone')"))
+        assert len(trips) == 2
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t WHERE v = 'gone'"))).scalar_one() == 0
     finally:
         await engine.dispose()

@@ -9,8 +9,10 @@ load (``perf``: context switches and futex wake-ups around every SQLite call).
 
 Here a statement is one trip: the cursor is made, run, read to the end and closed in the
 connection's thread, and what SQLAlchemy asks of it afterwards (rows, description, rowcount,
-lastrowid) is answered from what that trip brought back. A rollback with no statement run since the
-last commit or rollback skips its trip. Everything else is aiosqlite's, unchanged."""
+lastrowid) is answered from what that trip brought back. A rollback skips its trip when no
+transaction is open: none ran since the last commit or rollback, or the statements since were
+reads outside one (the sqlite3 module opens a transaction for writes only). Everything else is
+aiosqlite's, unchanged."""
 
 from __future__ import annotations
 
@@ -52,18 +54,18 @@ class BufferedCursor:
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> BufferedCursor:
         conn = self._connection
 
-        def run() -> tuple[_Description, list[Any], int, int | None]:
+        def run() -> tuple[_Description, list[Any], int, int | None, bool]:
             cursor = conn._conn.cursor()
             try:
                 cursor.execute(sql, () if parameters is None else parameters)
                 description = cursor.description
                 rows = cursor.fetchall() if description else []
-                return description, rows, cursor.rowcount, cursor.lastrowid
+                return description, rows, cursor.rowcount, cursor.lastrowid, conn._conn.in_transaction
             finally:
                 cursor.close()
 
-        conn.touched = True
-        self.description, rows, self.rowcount, self.lastrowid = await conn.run(run)
+        conn.touched = True  # until the trip says otherwise (a failed statement leaves it set)
+        self.description, rows, self.rowcount, self.lastrowid, conn.touched = await conn.run(run)
         self._rows = deque(rows)
         return self
 
@@ -71,16 +73,16 @@ class BufferedCursor:
                           ) -> BufferedCursor:
         conn = self._connection
 
-        def run() -> tuple[int, int | None]:
+        def run() -> tuple[int, int | None, bool]:
             cursor = conn._conn.cursor()
             try:
                 cursor.executemany(sql, seq_of_parameters)
-                return cursor.rowcount, cursor.lastrowid
+                return cursor.rowcount, cursor.lastrowid, conn._conn.in_transaction
             finally:
                 cursor.close()
 
         conn.touched = True
-        self.rowcount, self.lastrowid = await conn.run(run)
+        self.rowcount, self.lastrowid, conn.touched = await conn.run(run)
         self.description = None
         self._rows.clear()
         return self
@@ -102,7 +104,7 @@ class BufferedCursor:
 
 
 class Connection(aiosqlite.Connection):
-    touched = False  # a statement ran since the last commit or rollback
+    touched = False  # a transaction may be open: a statement ran since the last commit or rollback
 
     async def run(self, function: Callable[[], _T]) -> _T:
         """``function`` in the connection's thread: one trip."""
