@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 
@@ -190,3 +191,22 @@ async def test_claimed_email_does_not_hand_over_someone_elses_chat(
     email_ids = [i for i in detail["customer"]["identities"] if i["kind"] == "email"]
     assert email_ids and not any(i["verified"] for i in email_ids)
     await victim.socket.close()
+
+
+async def test_lone_surrogates_are_refused_and_fail_nothing_else(server: RunningServer,
+                                                                 clients: Callable[[], Browserish]) -> None:
+    """JSON can spell text no database stores (a lone surrogate): refused alone, with a clear error."""
+    visitor = await open_visitor(server, clients(), name="Odd Text")
+    before = await _count(server, Message)
+    # A frame that cannot be parsed has no ref to answer by: its error comes with "ref": null.
+    refused: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
+    visitor.socket._replies[None] = refused  # type: ignore[index]
+    await visitor.socket.conn.send('{"op": "message.send", "body": "a\\ud800b", "ref": "odd"}')
+    assert (await asyncio.wait_for(refused, 10))["error_id"] == "malformed_frame"
+    http = clients()
+    response = await http.http.post("/api/v1/widget/messages", content=b'{"body": "x\\udfffy"}',
+                                    headers={**visitor.headers, "content-type": "application/json"})
+    assert response.status_code == 422 and response.json()["error_id"] == "invalid_input"
+    ok = await visitor.socket.op({"op": "message.send", "body": "still fine"})
+    assert ok["op"] == "ack"
+    assert await _count(server, Message) == before + 1

@@ -88,6 +88,14 @@ _KEYED_INSERTS = {
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))}
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_post(post: MessagePost, contact: ContactFacts | None, *, max_chars: int) -> None:
     """Whether ``post`` may be written to ``contact``; raises the typed error that says why not."""
     if contact is None:
@@ -95,6 +103,9 @@ def check_post(post: MessagePost, contact: ContactFacts | None, *, max_chars: in
     body = post.body.strip()
     if not body:
         raise InvalidInput("a message needs some text", field="body")
+    if not _is_text(post.body) or (post.client_msg_id is not None and not _is_text(post.client_msg_id)):
+        # JSON may spell a lone surrogate (\ud800); no database stores it, and it would fail the batch.
+        raise InvalidInput("a message must be valid Unicode text", field="body")
     if len(post.body) > max_chars:
         raise InvalidInput(f"a message may have at most {max_chars} characters", field="body")
     if post.author_kind == "customer":

@@ -8,9 +8,11 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from madoguchi.db import sqlite_driver
+from madoguchi.kernel import jsontext
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    kwargs.setdefault("json_serializer", jsontext.dumps)  # the realtime feed writes one per event
     if url.startswith("sqlite"):
         engines: list[AsyncEngine] = []
 

@@ -7,10 +7,11 @@ event computes its audience; the WebSocket fan-out never guesses.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+
+from madoguchi.kernel import jsontext
 
 SUPERVISORS = "supervisors"
 
@@ -52,4 +53,4 @@ class Envelope:
     @cached_property
     def wire_text(self) -> str:
         """The WebSocket frame, encoded once however many clients receive it."""
-        return json.dumps(self.to_wire(), ensure_ascii=False, separators=(",", ":"))
+        return jsontext.dumps(self.to_wire())

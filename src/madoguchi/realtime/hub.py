@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.types import Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from madoguchi.kernel import jsontext
 from madoguchi.kernel.events import Envelope
 from madoguchi.realtime.states import ClientState, move
 
@@ -298,8 +299,9 @@ async def _receive(websocket: WebSocket) -> dict[str, Any]:
     if len(raw) > MAX_FRAME_BYTES:
         raise ValueError(f"frame larger than {MAX_FRAME_BYTES} bytes")
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
+        # orjson also refuses what would fail later: text with lone surrogates, NaN.
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         raise ValueError("frame is not valid JSON") from None
     if not isinstance(value, dict):
         raise ValueError("frame must be a JSON object")
@@ -311,4 +313,4 @@ async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
 
 
 def _dumps(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+    return jsontext.dumps(frame)
