@@ -74,7 +74,8 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
     kb = KnowledgeBase(db, semantic=settings.kb_semantic)
     return AppContext(
         settings=settings, clock=clock, bus=bus, db=db, hub=Hub(replay=replay, latest_id=latest),
-        writer=MessageWriter(db, max_chars=settings.max_message_chars),
+        writer=MessageWriter(db, max_chars=settings.max_message_chars,
+                             gather_s=settings.message_gather_ms / 1000),
         router=RouterRunner(db, AcdRouter(), offer_timeout_s=settings.offer_timeout_s,
                             lease=Lease(engine, "madoguchi.router"), missed_limit=settings.max_missed_offers,
                             timezone=settings.timezone),

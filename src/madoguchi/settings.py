@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     login_attempts_per_minute: int = Field(default=10, gt=0)
     max_message_chars: int = Field(default=4000, gt=0)
+    # Group commit window (contacts/writer.py): how long the message writer waits for more
+    # messages when only a few are waiting; 0 writes at once.
+    message_gather_ms: float = Field(default=2.0, ge=0, le=50)
     max_request_bytes: int = Field(default=1_000_000, gt=0)
     feed_retention_hours: int = Field(default=48, gt=0)
     router_enabled: bool = True
