@@ -187,7 +187,13 @@ class MessageWriter:
                 # arrive one by one, so without a window nearly every message was its own
                 # transaction; a couple of milliseconds gathers several (as PostgreSQL's
                 # commit_delay does). Under full load the queue is already long and nobody waits.
-                await asyncio.sleep(self.gather_s)
+                try:
+                    await asyncio.sleep(self.gather_s)
+                except asyncio.CancelledError:
+                    for pending in batch:  # stopping: the sender is told, as for those still queued
+                        if not pending.future.done():
+                            pending.future.set_exception(Conflict("the server is shutting down; send again"))
+                    raise
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
