@@ -91,6 +91,13 @@ _KEYED_INSERTS = {
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))}
 
 
+def _turn_away(batch: list[_Pending]) -> None:
+    """Answers posts the stopping server will not write."""
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(Conflict("the server is shutting down; send again"))
+
+
 def _is_text(value: str) -> bool:
     try:
         value.encode("utf-8")
@@ -149,9 +156,7 @@ class MessageWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         while not self._queue.empty():
-            pending = self._queue.get_nowait()
-            if not pending.future.done():
-                pending.future.set_exception(Conflict("the server is shutting down; send again"))
+            _turn_away([self._queue.get_nowait()])
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()
@@ -190,9 +195,7 @@ class MessageWriter:
                 try:
                     await asyncio.sleep(self.gather_s)
                 except asyncio.CancelledError:
-                    for pending in batch:  # stopping: the sender is told, as for those still queued
-                        if not pending.future.done():
-                            pending.future.set_exception(Conflict("the server is shutting down; send again"))
+                    _turn_away(batch)  # stopping: told, as those still queued are
                     raise
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
