@@ -110,6 +110,11 @@ class Connection(aiosqlite.Connection):
         """``function`` in the connection's thread: one trip."""
         return cast(_T, await self._execute(function))  # type: ignore[no-untyped-call]
 
+    async def run_on_connection(self, function: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``function`` given the sqlite3 connection, in the connection's thread: one trip for what
+        would otherwise be a trip per statement. It must end any transaction it begins."""
+        return await self.run(lambda: function(self._conn))
+
     def cursor(self) -> BufferedCursor:  # type: ignore[override]
         # No trip: the sqlite3 cursor is made in the thread when a statement runs.
         return BufferedCursor(self)
