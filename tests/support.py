@@ -78,8 +78,10 @@ async def start_server(settings: Settings) -> RunningServer:
         settings = settings.model_copy(update={"smtp_port": None})
     if "sip_port" not in settings.model_fields_set:
         settings = settings.model_copy(update={"sip_port": None})  # the same for SIP's 5060
-    # Many servers come and go in one test process: freezing the heap would keep their cycles.
-    settings = settings.model_copy(update={"gc_freeze": False})
+    # Many servers come and go in one test process: freezing the heap would keep their cycles, and
+    # servers that overlap would restore each other's collector thresholds (test_collector.py
+    # covers both settings).
+    settings = settings.model_copy(update={"gc_freeze": False, "gc_young_threshold": 0})
     app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",

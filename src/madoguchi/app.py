@@ -107,17 +107,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await pruner.start()
         if settings.router_enabled:
             await ctx.router.start()
-        # Full garbage collections stop the event loop for as long as they walk the heap: keep
-        # what is long-lived out of them (kernel/collector.py).
-        collector = CollectorPacing() if settings.gc_freeze else None
-        if collector is not None:
-            await collector.start()
+        # Garbage collections stop the event loop while they walk objects: keep what is long-lived
+        # out of full ones, and young ones rare enough not to be a load of their own
+        # (kernel/collector.py).
+        collector = CollectorPacing(freeze=settings.gc_freeze, young_threshold=settings.gc_young_threshold)
+        await collector.start()
         logger.info("madoguchi ready on %s", settings.database_url.split("@")[-1])
         try:
             yield
         finally:
-            if collector is not None:
-                await collector.stop()
+            await collector.stop()
             await ctx.router.stop()
             await pruner.stop()
             for worker in reversed(background):

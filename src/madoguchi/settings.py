@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     #: Keep long-lived objects out of the garbage collector's full passes, which stop the event loop
     #: (kernel/collector.py): what startup built, and what survived each full pass since.
     gc_freeze: bool = True
+    #: Net new objects at which the collector runs a young pass (CPython's default is 700, which a
+    #: busy chat server crosses every few milliseconds; kernel/collector.py). 0 keeps the default.
+    gc_young_threshold: int = Field(default=10_000, ge=0, le=1_000_000)
     # Reports (docs/reports.md): FCR window, the default short-abandon limit, the roll-up worker.
     fcr_window_days: int = Field(default=7, gt=0)
     short_abandon_s: int = Field(default=5, ge=0)
