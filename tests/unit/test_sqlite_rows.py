@@ -91,3 +91,22 @@ async def test_each_row_gets_its_id_or_none_where_its_unique_value_was_there(dat
                 rows.insert(raw, batch)  # outside a transaction its ids could not be known
     finally:
         await engine.dispose()
+
+
+async def test_a_large_batch_goes_in_whole_and_in_order(database: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        at = datetime(2026, 11, 24, tzinfo=UTC)
+        rows = SqliteRows(notes, engine.dialect, COLUMNS, unique=("topic", "key"))
+        with closing(sqlite3.connect(database)) as raw:
+            for size, first_id in ((300, 1), (77, 301)):  # several statements of different sizes
+                batch = [(i % 7, f"k{first_id + i}", {"i": i}, at) for i in range(size)]
+                raw.execute("BEGIN IMMEDIATE")
+                assert rows.insert(raw, batch) == list(range(first_id, first_id + size))
+                raw.commit()
+            stored = raw.execute("SELECT id, key FROM notes ORDER BY id").fetchall()
+        assert stored == [(i, f"k{i}") for i in range(1, 378)]
+    finally:
+        await engine.dispose()
