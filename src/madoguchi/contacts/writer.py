@@ -29,9 +29,8 @@ from madoguchi.contacts.models import Contact, Message
 from madoguchi.contacts.states import HANDLING_STATES, OPEN_STATES
 from madoguchi.db import sqlite_driver
 from madoguchi.db.bulk import insert_returning_ids
-from madoguchi.db.feed import encode_topics
 from madoguchi.db.sqlite_rows import SqliteRows, loaded, result_processors
-from madoguchi.db.uow import FEED_TABLE, Database
+from madoguchi.db.uow import FEED_TABLE, Database, enveloped, feed_rows
 from madoguchi.identity.models import User
 from madoguchi.identity.permissions import Perm, has
 from madoguchi.kernel import jsontext
@@ -358,6 +357,7 @@ class _SqliteBatch:
     def __init__(self, dialect: Dialect) -> None:
         self.messages = SqliteRows(_TABLE, dialect, _MESSAGE_COLUMNS, unique=("contact_id", "client_msg_id"))
         self.feed = SqliteRows(FEED_TABLE, dialect, ("type", "topics", "data", "created_at"))
+        self.feed_values = operator.itemgetter(*self.feed.columns)
         self.loaded = result_processors(_TABLE, dialect, WrittenMessage.__slots__)
         columns = ", ".join(c.name for c in _CONTACT_COLUMNS)
         # One fixed text for any number of ids (a JSON array in), so sqlite3 prepares it once, and
@@ -384,15 +384,13 @@ class _SqliteBatch:
                     earlier[key] = WrittenMessage(*loaded(row, self.loaded))
             written = _written(plan, stored, earlier)
             emitted = _events(plan, contacts, stored, written)
-            durable = [e for e in emitted if e.durable and e.audience]
-            feed_ids = iter(self.feed.insert(conn, [(e.type, encode_topics(e.audience), e.data, now)
-                                                    for e in durable]))
+            # No unique columns: every feed row gets its id (SqliteRows.insert checks).
+            feed_ids = cast(list[int], self.feed.insert(conn, [self.feed_values(r) for r in feed_rows(emitted, now)]))
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
-        envelopes = [Envelope(id=next(feed_ids) if e.durable and e.audience else None, type=e.type, data=e.data,
-                              audience=e.audience) for e in emitted]
+        envelopes = enveloped(emitted, feed_ids)
         return envelopes, _answers(posts, plan, written, earlier)
 
 

@@ -6,7 +6,8 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import cast
+from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -25,6 +26,24 @@ FEED_TABLE = cast(Table, FeedEvent.__table__)
 FEED_LOCK_KEY = 0x6D64_6700
 
 
+def stored(event: Event) -> bool:
+    """Whether the event goes into the realtime feed (durable, and someone to hear it)."""
+    return event.durable and bool(event.audience)
+
+
+def feed_rows(events: list[Event], now: datetime) -> list[dict[str, Any]]:
+    """The feed rows of ``events``, in order (columns ``type, topics, data, created_at``)."""
+    return [{"type": e.type, "topics": encode_topics(e.audience), "data": e.data, "created_at": now}
+            for e in events if stored(e)]
+
+
+def enveloped(events: list[Event], feed_ids: list[int]) -> list[Envelope]:
+    """``events`` as they are published, with the ids their feed rows got (``feed_rows`` order)."""
+    ids = iter(feed_ids)
+    return [Envelope(id=next(ids) if stored(e) else None, type=e.type, data=e.data, audience=e.audience)
+            for e in events]
+
+
 @dataclass
 class UnitOfWork:
     session: AsyncSession
@@ -39,26 +58,19 @@ class UnitOfWork:
 
     async def commit(self) -> list[Envelope]:
         now = self.clock.now()
-        if self.serialise_feed and any(e.durable and e.audience for e in self.events):
+        if self.serialise_feed and any(stored(e) for e in self.events):
             # Feed ids must be handed out in commit order, or a resuming client could skip an event
             # that committed after a higher id it had already seen. A transaction-scoped advisory lock
             # taken just before the feed insert serialises only that last step. (SQLite has a
             # single writer, so its ids are in commit order already.)
             await self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK_KEY})
-        durable = [e for e in self.events if e.durable and e.audience]
+        rows = feed_rows(self.events, now)
         ids: list[int] = []
-        if durable:
+        if rows:
             # One multi-row INSERT for the transaction's events; ids in the order they were emitted.
-            ids = await insert_returning_ids(self.session, FEED_TABLE, [
-                {"type": e.type, "topics": encode_topics(e.audience), "data": e.data, "created_at": now}
-                for e in durable])
+            ids = await insert_returning_ids(self.session, FEED_TABLE, rows)
         await self.session.commit()
-        feed_ids = iter(ids)
-        envelopes = [
-            Envelope(id=next(feed_ids) if e.durable and e.audience else None, type=e.type, data=e.data,
-                     audience=e.audience)
-            for e in self.events
-        ]
+        envelopes = enveloped(self.events, ids)
         self.events = []
         for envelope in envelopes:
             await self.bus.publish(envelope)
