@@ -69,7 +69,8 @@ class Message(Base):
     __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    # No index of its own: uq_messages_client_msg leads with contact_id (migration 0010).
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     kind: Mapped[str] = mapped_column(String(16))
     author_kind: Mapped[str] = mapped_column(String(16))
     author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
