@@ -75,7 +75,8 @@ def build_context(settings: Settings, *, clock: Clock | None = None) -> AppConte
     return AppContext(
         settings=settings, clock=clock, bus=bus, db=db, hub=Hub(replay=replay, latest_id=latest),
         writer=MessageWriter(db, max_chars=settings.max_message_chars,
-                             gather_s=settings.message_gather_ms / 1000),
+                             gather_s=settings.message_gather_ms / 1000,
+                             child_process=settings.message_writer_process),
         router=RouterRunner(db, AcdRouter(), offer_timeout_s=settings.offer_timeout_s,
                             lease=Lease(engine, "madoguchi.router"), missed_limit=settings.max_missed_offers,
                             timezone=settings.timezone),

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Group commit window (contacts/writer.py): how long the message writer waits for more
     # messages when only a few are waiting; 0 writes at once.
     message_gather_ms: float = Field(default=2.0, ge=0, le=50)
+    # On a SQLite file the message writer's batches run in a child process (contacts/writer_process.py).
+    message_writer_process: bool = True
     max_request_bytes: int = Field(default=1_000_000, gt=0)
     feed_retention_hours: int = Field(default=48, gt=0)
     router_enabled: bool = True

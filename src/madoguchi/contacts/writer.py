@@ -4,6 +4,10 @@ Messages from many conversations arrive at once; writing each in its own transac
 database's commit the bottleneck. The writer drains what is waiting, validates each post against
 its contact, writes the batch in one transaction, and only after the commit publishes the events
 and answers the senders. A post that fails validation fails alone; the others land.
+
+On a SQLite file the batch runs in a child process (``contacts/writer_process.py``); where that is
+switched off, not possible (an in-memory database) or keeps failing, in the SQLite connection's
+thread. What each post becomes is decided in ``contacts/message_batch.py`` either way.
 """
 
 from __future__ import annotations
@@ -11,60 +15,60 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import operator
-import sqlite3
+import os
+from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-import orjson
-from sqlalchemy import Table, and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from madoguchi.contacts import events
-from madoguchi.contacts.models import Contact, Message
-from madoguchi.contacts.states import HANDLING_STATES, OPEN_STATES
+from madoguchi.contacts.message_batch import (
+    CONTACT_COLUMNS,
+    MESSAGES,
+    Answer,
+    ContactFacts,
+    MessagePost,
+    SqliteBatch,
+    WrittenMessage,
+    answers,
+    created_events,
+    plan,
+    resend_keys,
+    written,
+)
+from madoguchi.contacts.models import Contact
+from madoguchi.contacts.writer_process import BatchFailed, ChildLost, WriterProcess
 from madoguchi.db import sqlite_driver
 from madoguchi.db.bulk import insert_returning_ids
-from madoguchi.db.sqlite_rows import SqliteRows, loaded, result_processors
-from madoguchi.db.uow import FEED_TABLE, Database, enveloped, feed_rows
-from madoguchi.identity.models import User
-from madoguchi.identity.permissions import Perm, has
-from madoguchi.kernel import jsontext
-from madoguchi.kernel.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
-from madoguchi.kernel.events import Envelope, Event
+from madoguchi.db.uow import Database
+from madoguchi.kernel.errors import DomainError, Unavailable
+
+__all__ = ["MessagePost", "MessageWriter", "WrittenMessage"]
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class MessagePost:
-    contact_id: int
-    author_kind: str                 # "customer" or "agent"
-    body: str
-    kind: str = "text"               # "text" or "note" (internal, agents only)
-    author: User | None = None
-    client_msg_id: str | None = None
+CHILD_LOSSES = 3  # lost children in a row after which the writer stays in the connection's thread
+# Batches on their way through the child at once: with two, it starts the next while this process
+# publishes the last; more would only split the waiting messages into smaller batches.
+CHILD_BATCHES = 2
 
 
-@dataclass(frozen=True, slots=True)
-class WrittenMessage:
-    """A committed chat message as the writer hands it back (same fields as the ``messages`` row)."""
-
-    id: int
-    contact_id: int
-    kind: str
-    author_kind: str
-    author_user_id: int | None
-    body: str
-    client_msg_id: str | None
-    created_at: datetime
+def sqlite_file(url: URL) -> str | None:
+    """The database file of a SQLite URL, as an absolute path; None for anything else (another
+    database, an in-memory one, a URI filename), which a second process could not open the same."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or url.query.get("mode") == "memory":
+        return None
+    return os.path.abspath(database)
 
 
-_TABLE = cast(Table, Message.__table__)
+_TABLE = MESSAGES
 _COLUMNS = tuple(_TABLE.c[name] for name in WrittenMessage.__slots__)
 
 
@@ -77,22 +81,10 @@ class _Pending:
     future: asyncio.Future[WrittenMessage] = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
-class ContactFacts:
-    """The few columns of a contact that decide whether a message may be written to it and who
-    hears of it (read as a row, not an ORM object: one per message at full load)."""
-
-    id: int
-    state: str
-    agent_id: int | None
-    customer_topic: str | None
-
-
-_CONTACT_COLUMNS = tuple(getattr(Contact, name) for name in ContactFacts.__slots__)
 # Statements built once: building a select or an insert costs more Python time than running it
 # (about 90 µs for the select below), and the writer runs one transaction per batch. (SQLite's
-# batch has its own SQL: _SqliteBatch.)
-_CONTACTS_BY_ID = select(*_CONTACT_COLUMNS).where(Contact.id.in_(bindparam("ids", expanding=True)))
+# batch has its own SQL: SqliteBatch.)
+_CONTACTS_BY_ID = select(*CONTACT_COLUMNS).where(Contact.id.in_(bindparam("ids", expanding=True)))
 _KEYED_INSERT = (pg_insert(_TABLE).on_conflict_do_nothing(index_elements=["contact_id", "client_msg_id"])
                  .returning(_TABLE.c.id, _TABLE.c.contact_id, _TABLE.c.client_msg_id))
 
@@ -101,50 +93,12 @@ def _turn_away(batch: list[_Pending]) -> None:
     """Answers posts the stopping server will not write."""
     for pending in batch:
         if not pending.future.done():
-            pending.future.set_exception(Conflict("the server is shutting down; send again"))
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def check_post(post: MessagePost, contact: ContactFacts | None, *, max_chars: int) -> None:
-    """Whether ``post`` may be written to ``contact``; raises the typed error that says why not."""
-    if contact is None:
-        raise NotFound("contact", post.contact_id)
-    body = post.body.strip()
-    if not body:
-        raise InvalidInput("a message needs some text", field="body")
-    if not _is_text(post.body) or (post.client_msg_id is not None and not _is_text(post.client_msg_id)):
-        # JSON may spell a lone surrogate (\ud800); no database stores it, and it would fail the batch.
-        raise InvalidInput("a message must be valid Unicode text", field="body")
-    if len(post.body) > max_chars:
-        raise InvalidInput(f"a message may have at most {max_chars} characters", field="body")
-    if post.author_kind == "customer":
-        if post.kind != "text":
-            raise PermissionDenied("customers send text messages only")
-        if contact.state not in OPEN_STATES:
-            raise Conflict("this conversation has ended", state=contact.state)
-        return
-    author = post.author
-    if author is None:
-        raise PermissionDenied("an agent message needs its author")
-    if post.kind == "note":
-        if contact.agent_id != author.id and not has(author.role, Perm.READ_ALL_CONTACTS):
-            raise PermissionDenied("only the handling agent or a supervisor may add notes here")
-        return
-    if contact.agent_id != author.id:
-        raise PermissionDenied("you are not handling this contact")
-    if contact.state not in HANDLING_STATES:
-        raise Conflict("this contact is not active", state=contact.state)
+            pending.future.set_exception(Unavailable("the server is shutting down; send again"))
 
 
 class MessageWriter:
-    def __init__(self, db: Database, *, max_chars: int, max_batch: int = 500, gather_s: float = 0.0) -> None:
+    def __init__(self, db: Database, *, max_chars: int, max_batch: int = 500, gather_s: float = 0.0,
+                 child_process: bool = True) -> None:
         self.db = db
         self.max_chars = max_chars
         self.max_batch = max_batch
@@ -152,7 +106,16 @@ class MessageWriter:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._connection: AsyncConnection | None = None
-        self._sqlite: _SqliteBatch | None = None
+        self._sqlite: SqliteBatch | None = None
+        self._child_database = sqlite_file(db.engine.url) if child_process else None
+        self._child: WriterProcess | None = None
+        self._child_losses = 0
+        self._in_flight: deque[list[_Pending]] = deque()  # batches sent to the child, oldest first
+
+    @property
+    def child_pid(self) -> int | None:
+        """The process id of the child writing SQLite batches, while one runs."""
+        return None if self._child is None else self._child.pid
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="message-writer")
@@ -162,12 +125,39 @@ class MessageWriter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        while self._in_flight:
+            _turn_away(self._in_flight.popleft())  # they may have committed: a keyed resend is safe
         while not self._queue.empty():
             _turn_away([self._queue.get_nowait()])
+        if self._child is not None:
+            await self._child.stop()
+            self._child = None
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()
             self._connection = None
+
+    async def _child_process(self) -> WriterProcess | None:
+        """The running child for SQLite batches, started when there is none; None when batches run
+        in the connection's thread."""
+        if self._child is not None and not self._child.lost:
+            return self._child
+        while self._in_flight:
+            await self._finish_child_batch()  # the lost child's batches first, in order
+        if self._child is not None:
+            await self._child.stop()
+            self._child = None
+        if self._child_database is None:
+            return None
+        child = WriterProcess(self._child_database, max_chars=self.max_chars)
+        try:
+            await child.start()
+        except ChildLost:
+            logger.exception("message writer: no child process; SQLite batches run in this process")
+            self._child_database = None
+            return None
+        self._child = child
+        return child
 
     async def _held_connection(self) -> AsyncConnection:
         """The writer keeps one connection across its transactions: checking one out of the pool
@@ -191,21 +181,22 @@ class MessageWriter:
         return await future
 
     async def _run(self) -> None:
+        # Started before the first message arrives: the child needs a second or so to import.
+        await self._child_process()
+        in_flight = self._in_flight
         while True:
-            batch = [await self._queue.get()]
-            if self.gather_s > 0 and self._queue.qsize() < GATHER_BELOW:
-                # A transaction has a fixed cost (about 0.5 ms of the server's CPU on SQLite, more
-                # on PostgreSQL) that a batch of one pays alone. At a steady moderate rate messages
-                # arrive one by one, so without a window nearly every message was its own
-                # transaction; a couple of milliseconds gathers several (as PostgreSQL's
-                # commit_delay does). Under full load the queue is already long and nobody waits.
+            if in_flight and (len(in_flight) >= CHILD_BATCHES or self._queue.empty()):
+                await self._finish_child_batch()
+                continue
+            batch = await self._collect(gather=not in_flight)
+            child = await self._child_process() if self.db.engine.dialect.name == "sqlite" else None
+            if child is not None:
+                in_flight.append(batch)
                 try:
-                    await asyncio.sleep(self.gather_s)
-                except asyncio.CancelledError:
-                    _turn_away(batch)  # stopping: told, as those still queued are
-                    raise
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+                    child.send([p.post for p in batch], self.db.clock.now())
+                except ChildLost:
+                    await self._finish_child_batch()  # answers it, with whatever else was on the way
+                continue
             try:
                 try:
                     await self._write(batch)
@@ -218,16 +209,66 @@ class MessageWriter:
                     logger.warning("message batch met a dropped database connection; writing it again")
                     await self._write(batch)
             except Exception as exc:
-                logger.exception("message batch of %s failed", len(batch))
-                for pending in batch:
-                    if not pending.future.done():
-                        pending.future.set_exception(exc)
+                _fail(batch, exc)
+
+    async def _collect(self, *, gather: bool) -> list[_Pending]:
+        batch = [await self._queue.get()]
+        if gather and self.gather_s > 0 and self._queue.qsize() < GATHER_BELOW:
+            # A transaction has a fixed cost (about 0.5 ms of the server's CPU on SQLite, more
+            # on PostgreSQL) that a batch of one pays alone. At a steady moderate rate messages
+            # arrive one by one, so without a window nearly every message was its own
+            # transaction; a couple of milliseconds gathers several (as PostgreSQL's
+            # commit_delay does). Under full load the queue is already long and nobody waits.
+            try:
+                await asyncio.sleep(self.gather_s)
+            except asyncio.CancelledError:
+                _turn_away(batch)  # stopping: told, as those still queued are
+                raise
+        while len(batch) < self.max_batch and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
+    async def _finish_child_batch(self) -> None:
+        """Receive the oldest batch on its way through the child, publish its events and answer its
+        senders. If the child was lost, every batch still on the way is rescued, in order."""
+        batch = self._in_flight.popleft()
+        child = self._child
+        try:
+            if child is None:
+                raise ChildLost("no child process")
+            envelopes, told = await child.receive()
+        except ChildLost:
+            self._lose_child(len(batch))
+            for lost in (batch, *self._in_flight):
+                await self._rescue(lost)
+            self._in_flight.clear()
+            return
+        except BatchFailed as exc:
+            _fail(batch, exc)
+            return
+        self._child_losses = 0
+        try:
+            for envelope in envelopes:
+                await self.db.bus.publish(envelope)
+        except Exception as exc:
+            _fail(batch, exc)
+            return
+        _answer(batch, told)
+
+    def _lose_child(self, batch_size: int) -> None:
+        self._child_losses += 1
+        if self._child_losses >= CHILD_LOSSES:
+            logger.error("message writer: %s child processes lost in a row; SQLite batches now run "
+                         "in this process", self._child_losses)
+            self._child_database = None
+        else:
+            logger.warning("message writer: child process lost during a batch of %s", batch_size)
 
     async def _write(self, batch: list[_Pending]) -> None:
-        connection = await self._held_connection()
-        if connection.dialect.name == "sqlite":
-            await self._write_sqlite(connection, batch)
+        if self.db.engine.dialect.name == "sqlite":
+            await self._write_sqlite(await self._held_connection(), batch)
             return
+        connection = await self._held_connection()
         # Core statements, not ORM objects: at a few thousand messages a second the ORM's per-row
         # bookkeeping (instrumented __init__, unit-of-work flush) was most of the server's CPU.
         posts = [p.post for p in batch]
@@ -235,17 +276,17 @@ class MessageWriter:
             ids = {post.contact_id for post in posts}
             found = await uow.session.execute(_CONTACTS_BY_ID, {"ids": list(ids)})
             contacts = {row[0]: ContactFacts(*row) for row in found}
-            plan = _plan(posts, contacts, uow.clock.now(), self.max_chars)
-            stored = await _insert(uow.session, plan.rows)
-            earlier = await _stored(uow.session, _resend_keys(posts, plan, stored))
-            written = _written(plan, stored, earlier)
-            for event in _events(plan, contacts, stored, written):
+            planned = plan(posts, contacts, uow.clock.now(), self.max_chars)
+            stored = await _insert(uow.session, planned.rows)
+            earlier = await _stored(uow.session, resend_keys(posts, planned, stored))
+            messages = written(planned, stored, earlier)
+            for event in created_events(planned, contacts, stored, messages):
                 uow.emit(event)
             # Commit (and publish) here and answer the senders before the session is closed: the
             # close is another trip to the database, and a sender's ack should leave in the same
             # turn of the loop as the events it follows, so the hub can send them in one batch.
             await uow.commit()
-            _answer(batch, _answers(posts, plan, written, earlier))
+            _answer(batch, answers(posts, planned, messages, earlier))
 
     async def _write_sqlite(self, connection: AsyncConnection, batch: list[_Pending]) -> None:
         """The same transaction as ``_write`` in one trip to the SQLite connection's thread, instead
@@ -253,149 +294,50 @@ class MessageWriter:
         those trips and SQLAlchemy's per-row work on the event loop's thread were a third of the
         server's CPU per message (``bench/chat_path.py`` profiles)."""
         if self._sqlite is None:
-            self._sqlite = _SqliteBatch(connection.dialect)
+            self._sqlite = SqliteBatch(connection.dialect)
         raw = (await connection.get_raw_connection()).driver_connection
         if not isinstance(raw, sqlite_driver.Connection):
             raise RuntimeError("the SQLite engine must connect through madoguchi.db.sqlite_driver")
         batch_sqlite = self._sqlite
         posts = [p.post for p in batch]
         now = self.db.clock.now()
-        envelopes, answers = await raw.run_on_connection(
+        envelopes, told = await raw.run_on_connection(
             lambda conn: batch_sqlite.write(conn, posts, now, self.max_chars))
         for envelope in envelopes:
             await self.db.bus.publish(envelope)
-        _answer(batch, answers)
+        _answer(batch, told)
+
+    async def _rescue(self, batch: list[_Pending]) -> None:
+        """A batch whose child was lost: it may or may not have committed. A post with a
+        client_msg_id is written again (in this process), which answers it with the stored message
+        if it had; one without cannot be told from a new one, so its sender is asked to send again
+        rather than have it stored twice."""
+        keyed = [pending for pending in batch if pending.post.client_msg_id]
+        for pending in batch:
+            if not pending.post.client_msg_id and not pending.future.done():
+                pending.future.set_exception(Unavailable("the message may not have been saved; send it again"))
+        if keyed:
+            try:
+                await self._write_sqlite(await self._held_connection(), keyed)
+            except Exception as exc:
+                _fail(keyed, exc)
 
 
-@dataclass
-class _Plan:
-    """A batch checked against its contacts: the rows to insert and what each post becomes."""
-
-    outcomes: list[DomainError | _Later]
-    rows: list[dict[str, Any]]
-    authors: list[str | None]
+def _fail(batch: list[_Pending], exc: Exception) -> None:
+    logger.error("message batch of %s failed", len(batch), exc_info=exc)
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(exc)
 
 
-def _plan(posts: list[MessagePost], contacts: dict[int, ContactFacts], now: datetime, max_chars: int) -> _Plan:
-    outcomes: list[DomainError | _Later] = []
-    rows: list[dict[str, Any]] = []
-    authors: list[str | None] = []
-    first_row: dict[tuple[int, str], int] = {}
-    for post in posts:
-        key = (post.contact_id, post.client_msg_id) if post.client_msg_id else None
-        if key is not None and key in first_row:
-            outcomes.append(_Later(first_row[key]))  # the same resend twice in this batch
-            continue
-        try:
-            check_post(post, contacts.get(post.contact_id), max_chars=max_chars)
-        except DomainError as error:
-            outcomes.append(error)
-            continue
-        if key is not None:
-            first_row[key] = len(rows)
-        outcomes.append(_Later(len(rows)))
-        rows.append({"contact_id": post.contact_id, "kind": post.kind, "author_kind": post.author_kind,
-                     "author_user_id": post.author.id if post.author else None, "body": post.body,
-                     "client_msg_id": post.client_msg_id, "created_at": now})
-        authors.append(post.author.display_name if post.author else None)
-    return _Plan(outcomes, rows, authors)
-
-
-def _resend_keys(posts: list[MessagePost], plan: _Plan, stored: list[int | None]) -> list[tuple[int, str]]:
-    """The stored messages to look up: rows the unique key skipped (resends after a lost ack), and
-    refused posts with a client_msg_id. Resends are answered with the stored message even where the
-    checks now refuse the post (a resend after the conversation ended returns the original, never
-    an error)."""
-    keys = [(r["contact_id"], r["client_msg_id"]) for r, new_id in zip(plan.rows, stored, strict=True)
-            if new_id is None]
-    keys += [(post.contact_id, post.client_msg_id) for post, outcome in zip(posts, plan.outcomes, strict=True)
-             if isinstance(outcome, DomainError) and post.client_msg_id]
-    return keys
-
-
-def _written(plan: _Plan, stored: list[int | None],
-             earlier: dict[tuple[int, str], WrittenMessage]) -> list[WrittenMessage]:
-    """Each row's message: the new one, or for a resend the one stored before."""
-    return [WrittenMessage(id=new_id, **values) if new_id is not None
-            else earlier[(values["contact_id"], values["client_msg_id"])]
-            for values, new_id in zip(plan.rows, stored, strict=True)]
-
-
-def _events(plan: _Plan, contacts: dict[int, ContactFacts], stored: list[int | None],
-            written: list[WrittenMessage]) -> list[Event]:
-    """A ``message.created`` for each new row (none for a resend: its event went out the first time)."""
-    return [events.message_created(contacts[message.contact_id], message, author)
-            for message, new_id, author in zip(written, stored, plan.authors, strict=True) if new_id is not None]
-
-
-def _answers(posts: list[MessagePost], plan: _Plan, written: list[WrittenMessage],
-             earlier: dict[tuple[int, str], WrittenMessage]) -> list[WrittenMessage | DomainError]:
-    answers: list[WrittenMessage | DomainError] = []
-    for post, outcome in zip(posts, plan.outcomes, strict=True):
-        if isinstance(outcome, _Later):
-            answers.append(written[outcome.row])
-        elif post.client_msg_id and (post.contact_id, post.client_msg_id) in earlier:
-            answers.append(earlier[(post.contact_id, post.client_msg_id)])
-        else:
-            answers.append(outcome)
-    return answers
-
-
-def _answer(batch: list[_Pending], answers: list[WrittenMessage | DomainError]) -> None:
-    for pending, answer in zip(batch, answers, strict=True):
+def _answer(batch: list[_Pending], told: list[Answer]) -> None:
+    for pending, answer in zip(batch, told, strict=True):
         if pending.future.done():
             continue
         if isinstance(answer, DomainError):
             pending.future.set_exception(answer)
         else:
             pending.future.set_result(answer)
-
-
-class _SqliteBatch:
-    """``MessageWriter._write``'s transaction for SQLite, run in the connection's thread."""
-
-    def __init__(self, dialect: Dialect) -> None:
-        self.messages = SqliteRows(_TABLE, dialect, _MESSAGE_COLUMNS, unique=("contact_id", "client_msg_id"))
-        self.feed = SqliteRows(FEED_TABLE, dialect, ("type", "topics", "data", "created_at"))
-        self.feed_values = operator.itemgetter(*self.feed.columns)
-        self.loaded = result_processors(_TABLE, dialect, WrittenMessage.__slots__)
-        columns = ", ".join(c.name for c in _CONTACT_COLUMNS)
-        # One fixed text for any number of ids (a JSON array in), so sqlite3 prepares it once, and
-        # one JSON row out instead of a row (a step, a GIL release: db/sqlite_rows.py) per contact.
-        self.contacts_sql = (f"SELECT json_group_array(json_array({columns})) FROM {Contact.__tablename__} "
-                             "WHERE id IN (SELECT value FROM json_each(?))")
-        self.stored_sql = (f"SELECT {', '.join(WrittenMessage.__slots__)} FROM {_TABLE.name} "
-                           "WHERE contact_id = ? AND client_msg_id = ?")
-
-    def write(self, conn: sqlite3.Connection, posts: list[MessagePost], now: datetime,
-              max_chars: int) -> tuple[list[Envelope], list[WrittenMessage | DomainError]]:
-        # IMMEDIATE: the write lock from the start, which SqliteRows.insert needs to know its ids.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            ids = jsontext.dumps(sorted({post.contact_id for post in posts}))
-            found = orjson.loads(conn.execute(self.contacts_sql, (ids,)).fetchone()[0])
-            contacts = {row[0]: ContactFacts(*row) for row in found}
-            plan = _plan(posts, contacts, now, max_chars)
-            stored = self.messages.insert(conn, [_message_values(r) for r in plan.rows])
-            earlier: dict[tuple[int, str], WrittenMessage] = {}
-            for key in _resend_keys(posts, plan, stored):
-                row = conn.execute(self.stored_sql, key).fetchone()
-                if row is not None:
-                    earlier[key] = WrittenMessage(*loaded(row, self.loaded))
-            written = _written(plan, stored, earlier)
-            emitted = _events(plan, contacts, stored, written)
-            # No unique columns: every feed row gets its id (SqliteRows.insert checks).
-            feed_ids = cast(list[int], self.feed.insert(conn, [self.feed_values(r) for r in feed_rows(emitted, now)]))
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        envelopes = enveloped(emitted, feed_ids)
-        return envelopes, _answers(posts, plan, written, earlier)
-
-
-_MESSAGE_COLUMNS = ("contact_id", "kind", "author_kind", "author_user_id", "body", "client_msg_id", "created_at")
-_message_values = operator.itemgetter(*_MESSAGE_COLUMNS)
 
 
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int | None]:
@@ -431,10 +373,3 @@ async def _stored(session: AsyncSession, keys: list[tuple[int, str]]) -> dict[tu
         message = WrittenMessage(*row)
         found[(message.contact_id, message.client_msg_id or "")] = message
     return found
-
-
-@dataclass(frozen=True, slots=True)
-class _Later:
-    """The post's message is the batch's row number ``row``, known once the insert returns ids."""
-
-    row: int

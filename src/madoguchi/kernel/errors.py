@@ -58,6 +58,14 @@ class PayloadTooLarge(DomainError):
     status = 413
 
 
+class Unavailable(DomainError):
+    """The server cannot do it now (it is stopping, or lost a part); the same request may succeed
+    when sent again."""
+
+    error_id = "unavailable"
+    status = 503
+
+
 class IllegalTransition(Conflict):
     error_id = "illegal_transition"
 

@@ -54,3 +54,11 @@ class Envelope:
     def wire_text(self) -> str:
         """The WebSocket frame, encoded once however many clients receive it."""
         return jsontext.dumps(self.to_wire())
+
+    @classmethod
+    def encoded(cls, id: int | None, type: str, data: dict[str, Any], audience: tuple[str, ...],
+                wire_text: str) -> Envelope:
+        """An envelope whose frame was encoded elsewhere (the message writer's child process)."""
+        envelope = cls(id, type, data, audience)
+        envelope.__dict__["wire_text"] = wire_text  # where cached_property keeps its value
+        return envelope

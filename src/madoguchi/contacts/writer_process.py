@@ -1,0 +1,274 @@
+"""The SQLite message batch in a child process.
+
+At full chat load one server process is bound by Python time under its one GIL, not by SQLite
+(docs/realtime.md, "What bounds the saturated rate"): the batch in the connection's thread and
+the event loop took turns at the same lock. A child process with a SQLite connection of its own
+runs the batch (the checks, the inserts, the feed rows and each event's frame) beside the event
+loop instead. SQLite's file lock serialises its transactions with the server's own, as it does
+between any two connections.
+
+The child is this module run by the server's own interpreter (``python -m``, no ``multiprocessing``:
+nothing of the server's ``__main__`` is imported again). It talks over its stdin and stdout in
+frames of a 4-byte big-endian length and a pickle; both ends are this module, so what is unpickled
+was pickled by the same code. The child's stdout is kept for frames only (fd 1 points at stderr),
+and it ends when its stdin closes, so it never outlives the server.
+
+Requests are ``(now, posts)``; each post is a tuple (``_post_tuple``). Replies:
+
+* ``("ready",)`` once, when the child has opened the database;
+* ``("written", envelopes, answers)`` for a committed batch: per envelope ``(id, type, data,
+  audience, wire_text)``; per post ``(True, message fields)`` or ``(False, (error class, message,
+  details))``;
+* ``("failed", text)`` when the database refused the batch (nothing of it committed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import operator
+import os
+import pickle
+import signal
+import sqlite3
+import struct
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from madoguchi.contacts.message_batch import Answer, MessagePost, SqliteBatch, WrittenMessage
+from madoguchi.kernel import errors
+from madoguchi.kernel.errors import DomainError
+from madoguchi.kernel.events import Envelope
+
+logger = logging.getLogger(__name__)
+
+_FRAME = struct.Struct(">I")
+_PICKLE = pickle.HIGHEST_PROTOCOL
+START_TIMEOUT_S = 60.0  # importing the package on a busy 2-core host takes a second or two
+STOP_TIMEOUT_S = 5.0
+
+
+class ChildLost(Exception):
+    """The child ended, or did not start. Whether a batch it was writing committed is unknown."""
+
+
+class BatchFailed(Exception):
+    """The child's database refused the batch; none of it committed."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The server's side
+
+
+def _post_tuple(post: MessagePost) -> tuple[Any, ...]:
+    author = post.author
+    return (post.contact_id, post.author_kind, post.body, post.kind, post.client_msg_id,
+            None if author is None else (author.id, author.role, author.display_name))
+
+
+def _domain_error(name: str, message: str, details: dict[str, Any]) -> DomainError:
+    """The error the check raised in the child, rebuilt as the same class with the same fields."""
+    cls = getattr(errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, DomainError)):
+        cls = DomainError
+    error = cls.__new__(cls)
+    # DomainError's own __init__ for every class: subclasses' constructors take other arguments
+    # (NotFound(kind, key)) and compose the message the child already composed.
+    DomainError.__init__(error, message, **details)
+    return error
+
+
+def _answer(raw: tuple[bool, tuple[Any, ...]]) -> Answer:
+    ok, fields = raw
+    if ok:
+        return WrittenMessage(*fields)
+    name, message, details = fields
+    return _domain_error(name, message, details)
+
+
+class WriterProcess:
+    """A running child. Batches are sent and their replies received in the same order; more than
+    one may be on the way, so the child starts the next batch while the server publishes the last.
+    Requests are written without waiting for the pipe to drain: a child writing a long reply is
+    not reading, and a server waiting for it to read would never read that reply."""
+
+    def __init__(self, database: str, *, max_chars: int) -> None:
+        self.database = database
+        self.max_chars = max_chars
+        self._process: asyncio.subprocess.Process | None = None
+        self._broken = False
+        self.outstanding = 0  # batches sent whose replies have not been received
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    @property
+    def lost(self) -> bool:
+        """Ended, or out of step with this side (a reply was cut off): of no further use."""
+        return self._broken or self._process is None or self._process.returncode is not None
+
+    async def start(self) -> None:
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", __name__, self.database, str(self.max_chars),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            reply = await asyncio.wait_for(self._receive(), START_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            await self.stop()
+            raise ChildLost(f"the message writer's child process did not start: {exc}") from exc
+        except ChildLost:
+            await self.stop()
+            raise
+        except asyncio.CancelledError:
+            await self.kill()  # the server stops while the child starts: it has written nothing
+            raise
+        if reply != ("ready",):
+            await self.stop()
+            raise ChildLost(f"the message writer's child process answered {reply!r} on start")
+
+    def send(self, posts: Sequence[MessagePost], now: datetime) -> None:
+        """Queue a batch for the child; ``receive`` gives its result (after any sent before it)."""
+        process = self._process
+        if self.lost or process is None or process.stdin is None or process.stdin.is_closing():
+            self._broken = True
+            raise ChildLost("the message writer's child process is not running")
+        request = pickle.dumps((now, [_post_tuple(post) for post in posts]), protocol=_PICKLE)
+        process.stdin.write(_FRAME.pack(len(request)) + request)
+        self.outstanding += 1
+
+    async def receive(self) -> tuple[list[Envelope], list[Answer]]:
+        """The result of the oldest batch sent; raises ``BatchFailed`` if the database refused it."""
+        reply = await self._receive()
+        self.outstanding -= 1
+        if reply[0] == "failed":
+            raise BatchFailed(reply[1])
+        _, envelopes, answers = reply
+        return ([Envelope.encoded(*envelope) for envelope in envelopes], [_answer(answer) for answer in answers])
+
+    async def _receive(self) -> Any:
+        process = self._process
+        if self._broken or process is None or process.stdout is None:
+            raise ChildLost("the message writer's child process is not running")
+        self._broken = True  # until a whole frame is in: a read cut short leaves the stream mid-frame
+        try:
+            head = await process.stdout.readexactly(_FRAME.size)
+            body = await process.stdout.readexactly(_FRAME.unpack(head)[0])
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            raise ChildLost("the message writer's child process ended") from exc
+        self._broken = False
+        return pickle.loads(body)
+
+    async def kill(self) -> None:
+        """End it now, and wait for that: until its exit is seen, its pipes stay open."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+
+    async def stop(self) -> None:
+        """Close its stdin (it ends after the batch in hand) and wait; kill it if it does not end."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            self._process = process
+            await self.kill()
+
+
+# ---------------------------------------------------------------------------------------------
+# The child's side
+
+
+@dataclass(frozen=True, slots=True)
+class _Author:
+    id: int
+    role: str
+    display_name: str
+
+
+def _post(raw: tuple[Any, ...]) -> MessagePost:
+    contact_id, author_kind, body, kind, client_msg_id, author = raw
+    return MessagePost(contact_id=contact_id, author_kind=author_kind, body=body, kind=kind,
+                       client_msg_id=client_msg_id, author=None if author is None else _Author(*author))
+
+
+_message_fields = operator.attrgetter(*WrittenMessage.__slots__)
+
+
+def _answer_tuple(answer: Answer) -> tuple[bool, tuple[Any, ...]]:
+    if isinstance(answer, DomainError):
+        return False, (type(answer).__name__, answer.message, answer.details)
+    return True, _message_fields(answer)
+
+
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    size = _FRAME.unpack(head)[0]
+    body = stream.read(size)
+    return body if len(body) == size else None
+
+
+def _send(stream: IO[bytes], reply: Any) -> None:
+    body = pickle.dumps(reply, protocol=_PICKLE)
+    stream.write(_FRAME.pack(len(body)) + body)
+    stream.flush()
+
+
+def _connect(database: str) -> tuple[sqlite3.Connection, SqliteBatch]:
+    from madoguchi.db.engine import make_engine  # the server's dialect settings (JSON, datetimes)
+
+    engine = make_engine(f"sqlite+aiosqlite:///{database}").sync_engine
+    args, params = engine.dialect.create_connect_args(engine.url)
+    connect: Any = sqlite3.connect  # the dialect's arguments are not typed for sqlite3's overloads
+    conn: sqlite3.Connection = connect(*args, **{**params, "timeout": 30})
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn, SqliteBatch(engine.dialect)
+
+
+def _serve(database: str, max_chars: int, requests: IO[bytes], replies: IO[bytes]) -> None:
+    conn, batch = _connect(database)
+    gc.freeze()  # what setting up allocated is never garbage
+    gc.set_threshold(10_000)
+    _send(replies, ("ready",))
+    while (frame := _read_frame(requests)) is not None:
+        now, raw_posts = pickle.loads(frame)
+        try:
+            envelopes, answers = batch.write(conn, [_post(raw) for raw in raw_posts], now, max_chars)
+        except sqlite3.Error as exc:
+            _send(replies, ("failed", f"{type(exc).__name__}: {exc}"))
+            continue
+        _send(replies, ("written",
+                        [(e.id, e.type, e.data, e.audience, e.wire_text) for e in envelopes],
+                        [_answer_tuple(answer) for answer in answers]))
+    conn.close()
+
+
+def main(argv: list[str]) -> int:
+    # The server decides when the child ends (by closing its stdin); a Ctrl-C at the terminal
+    # reaches the whole process group and must not cut a batch short here.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print must not corrupt a frame
+    database, max_chars = argv[1], int(argv[2])
+    _serve(database, max_chars, sys.stdin.buffer, replies)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
