@@ -172,6 +172,28 @@ def _postgres_backends(database: str) -> list[int]:
     return pids
 
 
+def _descendants(pid: int) -> list[int]:
+    """Processes started by ``pid``, and by those, from each process's parent id in /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The name field may hold spaces and parentheses: the fields after its last ")" are plain.
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
 @dataclass
 class CpuSample:
     at_ns: int
@@ -799,7 +821,8 @@ async def measure(pool: WorkerPool, *, target: str, chats: int, mode: str, rate:
 
     async def sample_at(at_ns: int) -> CpuSample:
         await asyncio.sleep(max(0.0, (at_ns - time.monotonic_ns()) / 1e9))
-        groups = {"server": [server_pid], "loadgen": pool.pids, "bench": [os.getpid()]}
+        # The server's own children (the SQLite message writer's process) are the server's CPU too.
+        groups = {"server": [server_pid, *_descendants(server_pid)], "loadgen": pool.pids, "bench": [os.getpid()]}
         if pg_name is not None:
             # Looked up at each sample: the server's pool may open backends during the run.
             groups["db"] = _postgres_backends(pg_name)
@@ -931,7 +954,7 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
     echo = {(r.chats, r.load): r for r in rows if r.target == "echo"}
     lines = [
         f"Web-chat path: customer send -> agent receive, one way. Echo: round trip. Host: {os.cpu_count()} cores; "
-        f"server: 1 uvicorn process; load generator: {args.workers} processes ({JSON_LIB}, "
+        f"server: 1 uvicorn process (srv: with its children, e.g. the SQLite message writer); load generator: {args.workers} processes ({JSON_LIB}, "
         f"{'one frame per message' if args.no_batch else 'batch frames'}); "
         f"{args.duration:g}s measured after {args.warmup:g}s warm-up; body {args.body_bytes} bytes.",
         "",
