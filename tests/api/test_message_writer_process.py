@@ -1,6 +1,6 @@
-"""The SQLite message batch in the writer's child process: it is used, it answers as the batch in
-the connection's thread does, a child that dies mid-batch is replaced without losing or doubling a
-keyed message, and it ends with the server."""
+"""The message writer's child process, on SQLite and PostgreSQL: it is used, it answers as the
+batch in the server's own process does, a child that dies mid-batch is replaced without losing or
+doubling a keyed message, and it ends with the server."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from madoguchi.contacts.models import Message
-from madoguchi.contacts.writer import MessagePost, MessageWriter, sqlite_file
+from madoguchi.contacts.writer import MessagePost, MessageWriter, child_url, sqlite_file
 from madoguchi.kernel.errors import Conflict, InvalidInput, NotFound, Unavailable
 from madoguchi.settings import Settings
 from tests.api.flow import open_visitor
@@ -28,6 +28,10 @@ async def _child_of(writer: MessageWriter) -> int:
             return writer.child_pid
         await asyncio.sleep(0.05)
     raise AssertionError("the message writer started no child process")
+
+
+def _command_line(pid: int) -> list[bytes]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
 
 
 def _alive(pid: int) -> bool:
@@ -45,21 +49,24 @@ async def _bodies(server: RunningServer, contact_id: int) -> list[str]:
         return list(rows)
 
 
-@pytest.fixture(params=[True, False], ids=["child", "thread"])
-async def sqlite_server(request: pytest.FixtureRequest, sqlite_url: str) -> AsyncIterator[RunningServer]:
-    running = await start_server(Settings(database_url=sqlite_url, redis_url=None,
+@pytest.fixture(params=[True, False], ids=["child", "in-process"])
+async def writer_server(request: pytest.FixtureRequest, db_url: str) -> AsyncIterator[RunningServer]:
+    running = await start_server(Settings(database_url=db_url, redis_url=None,
                                           message_writer_process=request.param))
     yield running
     await running.stop()
 
 
-async def test_both_places_write_and_refuse_alike(sqlite_server: RunningServer) -> None:
-    server = sqlite_server
+async def test_both_places_write_and_refuse_alike(writer_server: RunningServer) -> None:
+    server = writer_server
     writer = server.ctx.writer
     in_child = server.ctx.settings.message_writer_process
     if in_child:
         pid = await _child_of(writer)
         assert _alive(pid) and pid != os.getpid()
+        command = _command_line(pid)
+        assert b"madoguchi.contacts.writer_process" in command
+        assert not any(b"postgresql" in part or b"sqlite" in part for part in command)  # no URL, no password
     else:
         assert writer.child_pid is None
 
@@ -94,8 +101,8 @@ async def test_both_places_write_and_refuse_alike(sqlite_server: RunningServer) 
         await client.close()
 
 
-async def test_a_lost_child_is_replaced_and_keyed_posts_are_rescued(sqlite_url: str) -> None:
-    server = await start_server(Settings(database_url=sqlite_url, redis_url=None))
+async def test_a_lost_child_is_replaced_and_keyed_posts_are_rescued(db_url: str) -> None:
+    server = await start_server(Settings(database_url=db_url, redis_url=None))
     client = Browserish(server.base_url)
     try:
         writer = server.ctx.writer
@@ -135,7 +142,7 @@ async def test_a_lost_child_is_replaced_and_keyed_posts_are_rescued(sqlite_url: 
     assert not _alive(new_pid)  # it ends with the server
 
 
-def test_only_a_sqlite_file_gets_a_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_child_opens_the_same_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     file: Callable[[str], str | None] = lambda url: sqlite_file(make_url(url))  # noqa: E731
     assert file("sqlite+aiosqlite:///chat.db") == str(tmp_path / "chat.db")
@@ -144,3 +151,8 @@ def test_only_a_sqlite_file_gets_a_child(tmp_path: Path, monkeypatch: pytest.Mon
     assert file("sqlite+aiosqlite://") is None
     assert file("sqlite+aiosqlite:///file:chat?mode=memory&uri=true") is None
     assert file("postgresql+asyncpg://postgres@127.0.0.1/test") is None
+    opened: Callable[[str], str | None] = lambda url: child_url(make_url(url))  # noqa: E731
+    assert opened("sqlite+aiosqlite:///chat.db") == f"sqlite+aiosqlite:///{tmp_path / 'chat.db'}"
+    assert opened("sqlite+aiosqlite:///:memory:") is None
+    # The password travels to the child (over its stdin, never its command line).
+    assert opened("postgresql+asyncpg://app:s3cret@127.0.0.1:5432/cc") == "postgresql+asyncpg://app:s3cret@127.0.0.1:5432/cc"

@@ -5,9 +5,9 @@ database's commit the bottleneck. The writer drains what is waiting, validates e
 its contact, writes the batch in one transaction, and only after the commit publishes the events
 and answers the senders. A post that fails validation fails alone; the others land.
 
-On a SQLite file the batch runs in a child process (``contacts/writer_process.py``); where that is
-switched off, not possible (an in-memory database) or keeps failing, in the SQLite connection's
-thread. What each post becomes is decided in ``contacts/message_batch.py`` either way.
+The batch runs in a child process (``contacts/writer_process.py``); where that is switched off,
+not possible (an in-memory SQLite database) or keeps failing, in this process. What each post
+becomes is decided in ``contacts/message_batch.py`` either way.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ __all__ = ["MessagePost", "MessageWriter", "WrittenMessage"]
 
 logger = logging.getLogger(__name__)
 
-CHILD_LOSSES = 3  # lost children in a row after which the writer stays in the connection's thread
+CHILD_LOSSES = 3  # lost children in a row after which the writer stays in this process
 # Batches on their way through the child at once: with two, it starts the next while this process
 # publishes the last; more would only split the waiting messages into smaller batches.
 CHILD_BATCHES = 2
@@ -66,6 +66,17 @@ def sqlite_file(url: URL) -> str | None:
     if database in ("", ":memory:") or database.startswith("file:") or url.query.get("mode") == "memory":
         return None
     return os.path.abspath(database)
+
+
+def child_url(url: URL) -> str | None:
+    """The URL the writer's child process opens: the same database as ``url``. None where a second
+    process could not open the same database (an in-memory SQLite one)."""
+    if url.get_backend_name() == "sqlite":
+        file = sqlite_file(url)
+        return None if file is None else f"sqlite+aiosqlite:///{file}"
+    if url.get_backend_name() == "postgresql":
+        return url.render_as_string(hide_password=False)
+    return None
 
 
 _TABLE = MESSAGES
@@ -107,14 +118,14 @@ class MessageWriter:
         self._task: asyncio.Task[None] | None = None
         self._connection: AsyncConnection | None = None
         self._sqlite: SqliteBatch | None = None
-        self._child_database = sqlite_file(db.engine.url) if child_process else None
+        self._child_url = child_url(db.engine.url) if child_process else None
         self._child: WriterProcess | None = None
         self._child_losses = 0
         self._in_flight: deque[list[_Pending]] = deque()  # batches sent to the child, oldest first
 
     @property
     def child_pid(self) -> int | None:
-        """The process id of the child writing SQLite batches, while one runs."""
+        """The process id of the child writing the batches, while one runs."""
         return None if self._child is None else self._child.pid
 
     async def start(self) -> None:
@@ -138,8 +149,7 @@ class MessageWriter:
             self._connection = None
 
     async def _child_process(self) -> WriterProcess | None:
-        """The running child for SQLite batches, started when there is none; None when batches run
-        in the connection's thread."""
+        """The running child, started when there is none; None when batches run in this process."""
         if self._child is not None and not self._child.lost:
             return self._child
         while self._in_flight:
@@ -147,14 +157,14 @@ class MessageWriter:
         if self._child is not None:
             await self._child.stop()
             self._child = None
-        if self._child_database is None:
+        if self._child_url is None:
             return None
-        child = WriterProcess(self._child_database, max_chars=self.max_chars)
+        child = WriterProcess(self._child_url, max_chars=self.max_chars)
         try:
             await child.start()
         except ChildLost:
-            logger.exception("message writer: no child process; SQLite batches run in this process")
-            self._child_database = None
+            logger.exception("message writer: no child process; batches run in this process")
+            self._child_url = None
             return None
         self._child = child
         return child
@@ -189,7 +199,7 @@ class MessageWriter:
                 await self._finish_child_batch()
                 continue
             batch = await self._collect(gather=not in_flight)
-            child = await self._child_process() if self.db.engine.dialect.name == "sqlite" else None
+            child = await self._child_process()
             if child is not None:
                 in_flight.append(batch)
                 try:
@@ -258,9 +268,9 @@ class MessageWriter:
     def _lose_child(self, batch_size: int) -> None:
         self._child_losses += 1
         if self._child_losses >= CHILD_LOSSES:
-            logger.error("message writer: %s child processes lost in a row; SQLite batches now run "
-                         "in this process", self._child_losses)
-            self._child_database = None
+            logger.error("message writer: %s child processes lost in a row; batches now run in this "
+                         "process", self._child_losses)
+            self._child_url = None
         else:
             logger.warning("message writer: child process lost during a batch of %s", batch_size)
 
@@ -318,7 +328,7 @@ class MessageWriter:
                 pending.future.set_exception(Unavailable("the message may not have been saved; send it again"))
         if keyed:
             try:
-                await self._write_sqlite(await self._held_connection(), keyed)
+                await self._write(keyed)
             except Exception as exc:
                 _fail(keyed, exc)
 

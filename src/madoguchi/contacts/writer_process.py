@@ -1,11 +1,15 @@
-"""The SQLite message batch in a child process.
+"""The message writer's batches in a child process.
 
-At full chat load one server process is bound by Python time under its one GIL, not by SQLite
-(docs/realtime.md, "What bounds the saturated rate"): the batch in the connection's thread and
-the event loop took turns at the same lock. A child process with a SQLite connection of its own
-runs the batch (the checks, the inserts, the feed rows and each event's frame) beside the event
-loop instead. SQLite's file lock serialises its transactions with the server's own, as it does
-between any two connections.
+At full chat load one server process is bound by Python time under its one GIL, not by the
+database (docs/realtime.md, "What bounds the saturated rate"): the batch and the event loop took
+turns at the same lock. A child process with a database connection of its own runs the batch (the
+checks, the inserts, the feed rows and each event's frame) beside the event loop instead. The
+database orders the child's transactions and the server's own as between any two connections
+(SQLite's file lock; on PostgreSQL the feed's advisory lock, db/uow.py).
+
+On SQLite the child runs ``SqliteBatch`` on a plain ``sqlite3`` connection. On PostgreSQL it runs
+a ``MessageWriter`` of its own, in-process, on an event loop of its own: the same statements, the
+same reconnect after a dropped connection.
 
 The child is this module run by the server's own interpreter (``python -m``, no ``multiprocessing``:
 nothing of the server's ``__main__`` is imported again). It talks over its stdin and stdout in
@@ -13,13 +17,15 @@ frames of a 4-byte big-endian length and a pickle; both ends are this module, so
 was pickled by the same code. The child's stdout is kept for frames only (fd 1 points at stderr),
 and it ends when its stdin closes, so it never outlives the server.
 
-Requests are ``(now, posts)``; each post is a tuple (``_post_tuple``). Replies:
+The first request is ``("config", database url, max chars)``: on stdin, not the command line,
+where a password in the URL would show in the process list. Then each request is ``(now,
+posts)``; each post is a tuple (``_post_tuple``). Replies:
 
-* ``("ready",)`` once, when the child has opened the database;
+* ``("ready",)`` once, when the child has set up;
 * ``("written", envelopes, answers)`` for a committed batch: per envelope ``(id, type, data,
   audience, wire_text)``; per post ``(True, message fields)`` or ``(False, (error class, message,
   details))``;
-* ``("failed", text)`` when the database refused the batch (nothing of it committed).
+* ``("failed", text)`` when the database refused the batch.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
 import operator
 import os
@@ -35,9 +42,9 @@ import signal
 import sqlite3
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from madoguchi.contacts.message_batch import Answer, MessagePost, SqliteBatch, WrittenMessage
@@ -97,8 +104,8 @@ class WriterProcess:
     Requests are written without waiting for the pipe to drain: a child writing a long reply is
     not reading, and a server waiting for it to read would never read that reply."""
 
-    def __init__(self, database: str, *, max_chars: int) -> None:
-        self.database = database
+    def __init__(self, url: str, *, max_chars: int) -> None:
+        self.url = url
         self.max_chars = max_chars
         self._process: asyncio.subprocess.Process | None = None
         self._broken = False
@@ -115,9 +122,12 @@ class WriterProcess:
 
     async def start(self) -> None:
         try:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", __name__, self.database, str(self.max_chars),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            self._process = process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", __name__, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            if process.stdin is None:
+                raise OSError("no pipe to the child")
+            config = pickle.dumps(("config", self.url, self.max_chars), protocol=_PICKLE)
+            process.stdin.write(_FRAME.pack(len(config)) + config)
             reply = await asyncio.wait_for(self._receive(), START_TIMEOUT_S)
         except (OSError, TimeoutError) as exc:
             await self.stop()
@@ -228,10 +238,20 @@ def _send(stream: IO[bytes], reply: Any) -> None:
     stream.flush()
 
 
-def _connect(database: str) -> tuple[sqlite3.Connection, SqliteBatch]:
+def _written_reply(envelopes: list[Envelope], answers: Sequence[Answer]) -> tuple[Any, ...]:
+    return ("written", [(e.id, e.type, e.data, e.audience, e.wire_text) for e in envelopes],
+            [_answer_tuple(answer) for answer in answers])
+
+
+def _settle_garbage() -> None:
+    gc.freeze()  # what setting up allocated is never garbage
+    gc.set_threshold(10_000)
+
+
+def _connect(url: str) -> tuple[sqlite3.Connection, SqliteBatch]:
     from madoguchi.db.engine import make_engine  # the server's dialect settings (JSON, datetimes)
 
-    engine = make_engine(f"sqlite+aiosqlite:///{database}").sync_engine
+    engine = make_engine(url).sync_engine
     args, params = engine.dialect.create_connect_args(engine.url)
     connect: Any = sqlite3.connect  # the dialect's arguments are not typed for sqlite3's overloads
     conn: sqlite3.Connection = connect(*args, **{**params, "timeout": 30})
@@ -240,10 +260,9 @@ def _connect(database: str) -> tuple[sqlite3.Connection, SqliteBatch]:
     return conn, SqliteBatch(engine.dialect)
 
 
-def _serve(database: str, max_chars: int, requests: IO[bytes], replies: IO[bytes]) -> None:
-    conn, batch = _connect(database)
-    gc.freeze()  # what setting up allocated is never garbage
-    gc.set_threshold(10_000)
+def _serve_sqlite(url: str, max_chars: int, requests: IO[bytes], replies: IO[bytes]) -> None:
+    conn, batch = _connect(url)
+    _settle_garbage()
     _send(replies, ("ready",))
     while (frame := _read_frame(requests)) is not None:
         now, raw_posts = pickle.loads(frame)
@@ -252,10 +271,73 @@ def _serve(database: str, max_chars: int, requests: IO[bytes], replies: IO[bytes
         except sqlite3.Error as exc:
             _send(replies, ("failed", f"{type(exc).__name__}: {exc}"))
             continue
-        _send(replies, ("written",
-                        [(e.id, e.type, e.data, e.audience, e.wire_text) for e in envelopes],
-                        [_answer_tuple(answer) for answer in answers]))
+        _send(replies, _written_reply(envelopes, answers))
     conn.close()
+
+
+class _BatchClock:
+    """The server's time for the batch in hand (its clock may be a test's)."""
+
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+
+class _Kept:
+    """An event bus that keeps what the child's writer publishes, to send back with the answers."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, envelope: Envelope) -> None:
+        self.envelopes.append(envelope)
+
+    def subscribe(self, subscriber: Callable[[Envelope], None]) -> Callable[[], None]:
+        raise RuntimeError("the message writer's child process publishes to the server only")
+
+
+async def _serve_async(url: str, max_chars: int, requests: IO[bytes], replies: IO[bytes]) -> None:
+    # Imported here: the writer module imports this one for the server's side.
+    from madoguchi.contacts.writer import MessageWriter
+    from madoguchi.db.engine import make_engine, make_sessionmaker
+    from madoguchi.db.uow import Database
+
+    engine = make_engine(url, pool_size=2, max_overflow=0)
+    clock, kept = _BatchClock(), _Kept()
+    writer = MessageWriter(Database(engine=engine, sessions=make_sessionmaker(engine), clock=clock, bus=kept),
+                           max_chars=max_chars, child_process=False)
+    await writer.start()
+    _settle_garbage()
+    _send(replies, ("ready",))
+    loop = asyncio.get_running_loop()
+    try:
+        while (frame := await loop.run_in_executor(None, _read_frame, requests)) is not None:
+            now, raw_posts = pickle.loads(frame)
+            clock.at = now
+            # All are queued before the writer's task runs again: one transaction, as in the server.
+            results = await asyncio.gather(*(writer.post(_post(raw)) for raw in raw_posts), return_exceptions=True)
+            envelopes, kept.envelopes = kept.envelopes, []
+            answers: list[Answer] = []
+            for result in results:
+                if isinstance(result, WrittenMessage | DomainError):
+                    answers.append(result)
+                else:  # the writer failed the whole batch with this
+                    answers = []
+                    _send(replies, ("failed", f"{type(result).__name__}: {result}"))
+                    break
+            if answers:
+                _send(replies, _written_reply(envelopes, answers))
+    finally:
+        await writer.stop()
+        await engine.dispose()
 
 
 def main(argv: list[str]) -> int:
@@ -265,8 +347,18 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print must not corrupt a frame
-    database, max_chars = argv[1], int(argv[2])
-    _serve(database, max_chars, sys.stdin.buffer, replies)
+    # Every table, as in the server: a column typed by its foreign key (messages.author_user_id)
+    # takes its type from the table it points at, which must be known.
+    importlib.import_module("madoguchi.models")
+    requests = sys.stdin.buffer
+    first = _read_frame(requests)
+    if first is None:
+        return 0  # the server went away before it said what to open
+    _, url, max_chars = pickle.loads(first)
+    if url.startswith("sqlite"):
+        _serve_sqlite(url, max_chars, requests, replies)
+    else:
+        asyncio.run(_serve_async(url, max_chars, requests, replies))
     return 0
 
 
