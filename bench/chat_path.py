@@ -954,7 +954,8 @@ def report(rows: list[Row], args: argparse.Namespace) -> str:
     echo = {(r.chats, r.load): r for r in rows if r.target == "echo"}
     lines = [
         f"Web-chat path: customer send -> agent receive, one way. Echo: round trip. Host: {os.cpu_count()} cores; "
-        f"server: 1 uvicorn process (srv: with its children, e.g. the SQLite message writer); load generator: {args.workers} processes ({JSON_LIB}, "
+        f"server: 1 uvicorn process (srv: with its children, e.g. the message writer); "
+        f"load generator: {args.workers} processes ({JSON_LIB}, "
         f"{'one frame per message' if args.no_batch else 'batch frames'}); "
         f"{args.duration:g}s measured after {args.warmup:g}s warm-up; body {args.body_bytes} bytes.",
         "",
