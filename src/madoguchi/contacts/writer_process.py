@@ -156,10 +156,16 @@ class WriterProcess:
         """The result of the oldest batch sent; raises ``BatchFailed`` if the database refused it."""
         reply = await self._receive()
         self.outstanding -= 1
-        if reply[0] == "failed":
-            raise BatchFailed(reply[1])
-        _, envelopes, answers = reply
-        return ([Envelope.encoded(*envelope) for envelope in envelopes], [_answer(answer) for answer in answers])
+        try:
+            if reply[0] == "failed":
+                raise BatchFailed(reply[1])
+            _, envelopes, answers = reply
+            return ([Envelope.encoded(*envelope) for envelope in envelopes], [_answer(answer) for answer in answers])
+        except BatchFailed:
+            raise
+        except Exception as exc:  # a reply this side cannot read: a child it cannot trust
+            self._broken = True
+            raise ChildLost(f"the message writer's child process answered {type(reply).__name__}") from exc
 
     async def _receive(self) -> Any:
         process = self._process
@@ -171,8 +177,12 @@ class WriterProcess:
             body = await process.stdout.readexactly(_FRAME.unpack(head)[0])
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             raise ChildLost("the message writer's child process ended") from exc
+        try:
+            reply = pickle.loads(body)
+        except Exception as exc:
+            raise ChildLost("the message writer's child process sent a frame that does not read") from exc
         self._broken = False
-        return pickle.loads(body)
+        return reply
 
     async def kill(self) -> None:
         """End it now, and wait for that: until its exit is seen, its pipes stay open."""
