@@ -19,7 +19,7 @@ from madoguchi.contacts.writer import MessagePost, MessageWriter, child_url, sql
 from madoguchi.kernel.errors import Conflict, InvalidInput, NotFound, Unavailable
 from madoguchi.settings import Settings
 from tests.api.flow import open_visitor
-from tests.support import Browserish, RunningServer, start_server
+from tests.support import Browserish, RunningServer, Socket, start_server
 
 
 async def _child_of(writer: MessageWriter) -> int:
@@ -94,8 +94,15 @@ async def test_both_places_write_and_refuse_alike(writer_server: RunningServer) 
         assert ended.value.details["state"] in ("abandoned", "ended")
 
         assert await _bodies(server, contact_id) == ["こんにちは", "two"]
-        created = [f["data"]["body"] for f in visitor.socket.events if f["type"] == "message.created"]
-        assert created == ["こんにちは", "two"]
+        created = [f for f in visitor.socket.events if f["type"] == "message.created"]
+        assert [f["data"]["body"] for f in created] == ["こんにちは", "two"]
+        # The feed rows hold what was published: a reconnect from before them replays the same.
+        replay = await Socket.open(f"{server.ws_url}/ws/widget?token={visitor.token}",
+                                   last_event_id=visitor.session["last_event_id"])
+        await replay.wait_for(lambda: sum(f["type"] == "message.created" for f in replay.events) == 2,
+                              what="replayed messages")
+        assert [f for f in replay.events if f["type"] == "message.created"] == created
+        await replay.close()
         await visitor.socket.close()
     finally:
         await client.close()

@@ -7,9 +7,9 @@ checks, the inserts, the feed rows and each event's frame) beside the event loop
 database orders the child's transactions and the server's own as between any two connections
 (SQLite's file lock; on PostgreSQL the feed's advisory lock, db/uow.py).
 
-On SQLite the child runs ``SqliteBatch`` on a plain ``sqlite3`` connection. On PostgreSQL it runs
-a ``MessageWriter`` of its own, in-process, on an event loop of its own: the same statements, the
-same reconnect after a dropped connection.
+On SQLite the child runs ``SqliteBatch`` on a plain ``sqlite3`` connection, on PostgreSQL
+``contacts/pg_batch.py`` on a plain asyncpg connection (with one retry on a new connection after
+a dropped one, as the writer does in the server).
 
 The child is this module run by the server's own interpreter (``python -m``, no ``multiprocessing``:
 nothing of the server's ``__main__`` is imported again). It talks over its stdin and stdout in
@@ -42,9 +42,9 @@ import signal
 import sqlite3
 import struct
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 from madoguchi.contacts.message_batch import Answer, MessagePost, SqliteBatch, WrittenMessage
@@ -285,69 +285,52 @@ def _serve_sqlite(url: str, max_chars: int, requests: IO[bytes], replies: IO[byt
     conn.close()
 
 
-class _BatchClock:
-    """The server's time for the batch in hand (its clock may be a test's)."""
+def _asyncpg_dsn(url: str) -> str:
+    from sqlalchemy.engine import make_url
 
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self.at
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-class _Kept:
-    """An event bus that keeps what the child's writer publishes, to send back with the answers."""
+async def _serve_postgres(url: str, max_chars: int, requests: IO[bytes], replies: IO[bytes]) -> None:
+    import asyncpg  # type: ignore[import-untyped]
 
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
+    from madoguchi.contacts import pg_batch
 
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def publish(self, envelope: Envelope) -> None:
-        self.envelopes.append(envelope)
-
-    def subscribe(self, subscriber: Callable[[Envelope], None]) -> Callable[[], None]:
-        raise RuntimeError("the message writer's child process publishes to the server only")
-
-
-async def _serve_async(url: str, max_chars: int, requests: IO[bytes], replies: IO[bytes]) -> None:
-    # Imported here: the writer module imports this one for the server's side.
-    from madoguchi.contacts.writer import MessageWriter
-    from madoguchi.db.engine import make_engine, make_sessionmaker
-    from madoguchi.db.uow import Database
-
-    engine = make_engine(url, pool_size=2, max_overflow=0)
-    clock, kept = _BatchClock(), _Kept()
-    writer = MessageWriter(Database(engine=engine, sessions=make_sessionmaker(engine), clock=clock, bus=kept),
-                           max_chars=max_chars, child_process=False)
-    await writer.start()
+    dsn = _asyncpg_dsn(url)
+    conn: asyncpg.Connection | None = None
     _settle_garbage()
     _send(replies, ("ready",))
     loop = asyncio.get_running_loop()
     try:
         while (frame := await loop.run_in_executor(None, _read_frame, requests)) is not None:
             now, raw_posts = pickle.loads(frame)
-            clock.at = now
-            # All are queued before the writer's task runs again: one transaction, as in the server.
-            results = await asyncio.gather(*(writer.post(_post(raw)) for raw in raw_posts), return_exceptions=True)
-            envelopes, kept.envelopes = kept.envelopes, []
-            answers: list[Answer] = []
-            for result in results:
-                if isinstance(result, WrittenMessage | DomainError):
-                    answers.append(result)
-                else:  # the writer failed the whole batch with this
-                    answers = []
-                    _send(replies, ("failed", f"{type(result).__name__}: {result}"))
+            posts = [_post(raw) for raw in raw_posts]
+            reply: tuple[Any, ...] = ("failed", "not written")
+            # A connection the database dropped (restart, failover) fails its statement: the batch is
+            # written once more on a new one. Keyed messages that did commit come back as resends.
+            for attempt in (1, 2):
+                try:
+                    if conn is None or conn.is_closed():
+                        conn = await asyncpg.connect(dsn)
+                    envelopes, answers = await pg_batch.write(conn, posts, now, max_chars)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    reply = ("failed", f"{type(exc).__name__}: {exc}")
+                    dropped = conn is None or conn.is_closed() or isinstance(
+                        exc, OSError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError)
+                    if not dropped or attempt == 2:
+                        break
+                    logging.getLogger(__name__).warning("message batch met a dropped database connection; "
+                                                        "writing it again")
+                    if conn is not None:
+                        conn.terminate()
+                    conn = None
+                else:
+                    reply = _written_reply(envelopes, answers)
                     break
-            if answers:
-                _send(replies, _written_reply(envelopes, answers))
+            _send(replies, reply)
     finally:
-        await writer.stop()
-        await engine.dispose()
+        if conn is not None:
+            await conn.close()
 
 
 def main(argv: list[str]) -> int:
@@ -368,7 +351,7 @@ def main(argv: list[str]) -> int:
     if url.startswith("sqlite"):
         _serve_sqlite(url, max_chars, requests, replies)
     else:
-        asyncio.run(_serve_async(url, max_chars, requests, replies))
+        asyncio.run(_serve_postgres(url, max_chars, requests, replies))
     return 0
 
 
