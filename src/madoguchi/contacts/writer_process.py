@@ -109,7 +109,6 @@ class WriterProcess:
         self.max_chars = max_chars
         self._process: asyncio.subprocess.Process | None = None
         self._broken = False
-        self.outstanding = 0  # batches sent whose replies have not been received
 
     @property
     def pid(self) -> int | None:
@@ -150,12 +149,10 @@ class WriterProcess:
             raise ChildLost("the message writer's child process is not running")
         request = pickle.dumps((now, [_post_tuple(post) for post in posts]), protocol=_PICKLE)
         process.stdin.write(_FRAME.pack(len(request)) + request)
-        self.outstanding += 1
 
     async def receive(self) -> tuple[list[Envelope], list[Answer]]:
         """The result of the oldest batch sent; raises ``BatchFailed`` if the database refused it."""
         reply = await self._receive()
-        self.outstanding -= 1
         try:
             if reply[0] == "failed":
                 raise BatchFailed(reply[1])
